@@ -1,0 +1,1 @@
+"""Catalog: the shared vocabulary of both sides: services, journeys, regions, channels."""

@@ -1,0 +1,84 @@
+"""The one Settings object: every knob juncture has, read from ``JUNCTURE_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """juncture configuration. Every field is documented in docs/settings.md (checked by a test)."""
+
+    model_config = SettingsConfigDict(env_prefix="JUNCTURE_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///juncture.db",
+        description="SQLAlchemy URL of the database. SQLite file (default) or "
+        "`postgresql+psycopg://user@host/db` for production.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `juncture serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `juncture serve` binds to.")
+    auto_upgrade: bool = Field(
+        default=True,
+        description="On start, upgrade an outdated schema automatically when the database is an "
+        "embedded SQLite file. PostgreSQL is never upgraded implicitly.",
+    )
+    run_jobs: bool = Field(
+        default=True,
+        description="Run the periodic job runner inside `juncture serve`. Every replica may run "
+        "it: one leader is elected through the database.",
+    )
+    job_tick_seconds: float = Field(
+        default=5.0, gt=0, description="How often the job runner checks for due jobs."
+    )
+    job_periods: dict[str, float] = Field(
+        default_factory=dict,
+        description='Override job periods in seconds, as JSON: `{"access.purge_expired": 600}`.',
+    )
+    session_hours: int = Field(
+        default=12, ge=1, description="Lifetime of a web login session, in hours."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Mark session cookies `Secure`: `auto` does so when the request came over "
+        "HTTPS (directly or through a proxy sending X-Forwarded-Proto).",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per e-mail address allowed per window."
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="The window for counting failed logins, in minutes."
+    )
+    log_level: str = Field(default="INFO", description="Log level of juncture's own loggers.")
+    log_json: bool = Field(default=True, description="Write logs as JSON lines (else plain text).")
+    pool_size: int = Field(
+        default=10, ge=1, description="PostgreSQL connection pool size per process."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="How long SQLite waits for the write lock."
+    )
+    data_dir: Path = Field(
+        default=Path("."), description="Where the demo writes its database and generated files."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        # Accept the URLs people paste from elsewhere and pin the psycopg 3 driver.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (a fresh object each call; no module-level state)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Small shared building blocks used by every room: clock, errors, ids, logging, pagination."""

@@ -1,0 +1,1 @@
+"""The web edge: server-rendered pages (Jinja2 + htmx) over the same room services as the API."""
