@@ -75,14 +75,19 @@ def pg_base_url() -> Iterator[str]:
     db = Database(Settings(database_url=url))
     migrate.upgrade(db)
     db.dispose()
-    yield url
+    return url
 
 
 def _truncate_pg(url: str) -> None:
+    """Empty every table and put the schema version back (a test may have changed it)."""
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    probe = Database(Settings(database_url=url))
+    head = migrate.status(probe).head
+    probe.dispose()
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
     engine.dispose()
 
 

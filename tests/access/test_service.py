@@ -125,10 +125,18 @@ def test_login_and_session_resolution(db: Database) -> None:
 
 def test_failed_logins_are_throttled(db: Database) -> None:
     make_user(db, email="t@example.com")
-    kwargs = {"ip": "1.2.3.4", "user_agent": "", "session_hours": 1, "max_failures": 3, "window_minutes": 15}
+    kwargs = {
+        "ip": "1.2.3.4",
+        "user_agent": "",
+        "session_hours": 1,
+        "max_failures": 3,
+        "window_minutes": 15,
+    }
     for _ in range(3):
         with pytest.raises(Unauthenticated), unit_of_work(db) as session:
-            access_service.login(session, email="t@example.com", password="wrong-password", **kwargs)  # type: ignore[arg-type]
+            access_service.login(
+                session, email="t@example.com", password="wrong-password", **kwargs
+            )  # type: ignore[arg-type]
         with unit_of_work(db) as session:
             access_service.record_login_failure(session, email="t@example.com", ip="1.2.3.4")
     # even the right password is refused while throttled
@@ -150,7 +158,9 @@ def test_every_mutation_is_audited_with_actor_before_after_and_request(db: Datab
     admin = make_user(db, role=Role.admin, email="boss@example.com")
     actor = Actor(kind="user", user_id=admin, label="boss@example.com", role="admin")
     with unit_of_work(db, actor=actor, request_id="req-123") as session:
-        access_service.update_team(session, team_id=team_id, data=TeamUpdate(name="Site Reliability"))
+        access_service.update_team(
+            session, team_id=team_id, data=TeamUpdate(name="Site Reliability")
+        )
     with unit_of_work(db) as session:
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.object_type == "team").order_by(AuditEvent.id)
@@ -166,7 +176,8 @@ def test_every_mutation_is_audited_with_actor_before_after_and_request(db: Datab
         user_event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "user.create")
         ).first()
-        assert user_event is not None and user_event.after is not None
+        assert user_event is not None
+        assert user_event.after is not None
         assert user_event.after["password_hash"] == "***"
 
 
@@ -176,15 +187,22 @@ def test_a_rolled_back_change_leaves_no_audit_event(db: Database) -> None:
         session.flush()
         raise RuntimeError
     with unit_of_work(db) as session:
-        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "user.create")).all() == []
+        assert (
+            session.scalars(select(AuditEvent).where(AuditEvent.action == "user.create")).all()
+            == []
+        )
 
 
 def test_purge_removes_expired_sessions_only(db: Database) -> None:
     make_user(db, email="p@example.com")
     kwargs = {"ip": "", "user_agent": "", "max_failures": 5, "window_minutes": 15}
     with unit_of_work(db) as session:
-        _, short = access_service.login(session, email="p@example.com", password=PASSWORD, session_hours=1, **kwargs)  # type: ignore[arg-type]
-        _, long = access_service.login(session, email="p@example.com", password=PASSWORD, session_hours=48, **kwargs)  # type: ignore[arg-type]
+        _, short = access_service.login(
+            session, email="p@example.com", password=PASSWORD, session_hours=1, **kwargs
+        )  # type: ignore[arg-type]
+        _, long = access_service.login(
+            session, email="p@example.com", password=PASSWORD, session_hours=48, **kwargs
+        )  # type: ignore[arg-type]
     later = clock.FixedClock(clock.now() + timedelta(hours=2))
     with clock.use_clock(later), unit_of_work(db) as session:
         assert access_service.purge_expired(session)["sessions"] == 1

@@ -101,4 +101,6 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: obje
 
 def test_postgres_urls_are_pinned_to_psycopg3() -> None:
     assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"
-    assert Settings(database_url="postgresql://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+    assert (
+        Settings(database_url="postgresql://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+    )

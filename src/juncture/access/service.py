@@ -73,12 +73,13 @@ def update_team(session: Session, *, team_id: int, data: TeamUpdate) -> Team:
 
 def delete_team(session: Session, *, team_id: int) -> None:
     team = get_team_or_raise(session, team_id=team_id)
+    slug = team.slug
     session.delete(team)
     try:
         session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            f"team '{team.slug}' still owns services or work; reassign them first",
+            f"team '{slug}' still owns services or work; reassign them first",
             code="team_in_use",
         ) from exc
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from juncture.config import Settings
 from juncture.kit.errors import JunctureError
+from juncture.store.engine import Database
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +32,16 @@ def settings() -> Settings:
     except ValueError as exc:
         err.print(f"[red]error:[/red] invalid configuration: {exc}")
         raise typer.Exit(EXIT_ENVIRONMENT) from exc
+
+
+_opened: list[Database] = []
+
+
+def database() -> Database:
+    """The configured database; closed again when the command ends (see handle_errors)."""
+    db = Database(settings())
+    _opened.append(db)
+    return db
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
@@ -57,5 +68,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
                 f"database error ({reason}); is the schema current? run `juncture db upgrade`",
                 EXIT_ENVIRONMENT,
             ) from exc
+        finally:
+            while _opened:
+                _opened.pop().dispose()
 
     return wrapper

@@ -39,7 +39,7 @@ NAV: list[dict[str, Any]] = [
     {"href": "/services", "label": "Services", "scope": "read", "icon": "▦"},
     {"href": "/journeys", "label": "Journeys", "scope": "read", "icon": "➝"},
     {"href": "/teams", "label": "Teams", "scope": "read", "icon": "◍"},
-    {"href": "/vocabulary", "label": "Regions & channels", "scope": "read", "icon": "⌖"},
+    {"href": "/vocabulary", "label": "Regions & channels", "scope": "read", "icon": "◇"},
 ]
 ADMIN_NAV: list[dict[str, Any]] = [
     {"href": "/admin/users", "label": "Users", "scope": "admin"},

@@ -1,0 +1,5 @@
+"""``python -m juncture`` runs the CLI."""
+
+from juncture.cli import main
+
+main()
