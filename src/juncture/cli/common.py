@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from juncture.config import Settings
@@ -45,7 +46,7 @@ def database() -> Database:
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 

@@ -1,0 +1,202 @@
+"""Properties of the streaming anomaly detector: range, causality, batching and detection."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from juncture.analytics.anomaly import (
+    COMPONENTS,
+    AnomalyResult,
+    StreamingAnomalyDetector,
+    infer_season_length,
+    score_series,
+)
+
+ANY_FLOATS = hnp.arrays(
+    np.float64,
+    st.integers(0, 400),
+    elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
+)
+FINITE_FLOATS = hnp.arrays(
+    np.float64,
+    st.integers(1, 400),
+    elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64),
+)
+
+
+def _hourly(n: int) -> npt.NDArray[np.datetime64]:
+    return np.datetime64("2026-01-05T00:00") + np.arange(n).astype("timedelta64[h]")
+
+
+def _seasonal_series(seed: int, n: int = 24 * 70) -> npt.NDArray[np.float64]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 10.0 + 3.0 * np.sin(2 * np.pi * t / 24) + rng.normal(0.0, 0.5, n)
+
+
+def _assert_valid(result: AnomalyResult, n: int) -> None:
+    assert result.score.shape == (n,)
+    assert result.component.shape == (n,)
+    assert result.component_z.shape == (n, len(COMPONENTS))
+    assert np.all(np.isfinite(result.score))
+    assert np.all((result.score >= 0.0) & (result.score <= 1.0))
+    assert np.all(np.isfinite(result.component_z))
+    assert np.all((result.component >= 0) & (result.component < len(COMPONENTS)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ANY_FLOATS)
+def test_scores_in_unit_interval_for_any_input(values: npt.NDArray[np.float64]) -> None:
+    _assert_valid(score_series(values), values.size)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False),
+    st.integers(1, 500),
+)
+def test_constant_series_is_never_anomalous(level: float, n: int) -> None:
+    result = score_series(np.full(n, level), _hourly(n))
+    _assert_valid(result, n)
+    # Rounding in the running means leaves at most a negligible residue.
+    assert result.score.max() < 1e-6
+
+
+def test_missing_values_score_zero_and_do_not_break_the_series() -> None:
+    x = _seasonal_series(3, 24 * 20)
+    x[[0, 1, 100, 101, 102, 300]] = np.nan
+    x[200] = np.inf
+    result = score_series(x, _hourly(x.size))
+    _assert_valid(result, x.size)
+    assert np.all(result.score[[0, 1, 100, 101, 102, 200, 300]] == 0.0)
+    assert result.score[400:].max() < 0.5
+
+
+def test_extreme_values_stay_finite() -> None:
+    x = _seasonal_series(4, 24 * 20)
+    x[250] = 1e308
+    x[260] = -1e308
+    x[270] = 5e-324
+    result = score_series(x, _hourly(x.size))
+    _assert_valid(result, x.size)
+    assert result.score[250] > 0.9
+
+
+@settings(max_examples=100, deadline=None)
+@given(FINITE_FLOATS, st.data())
+def test_prefix_invariance(values: npt.NDArray[np.float64], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, values.size))
+    ts = _hourly(values.size)
+    full = score_series(values, ts)
+    prefix = score_series(values[:cut], ts[:cut])
+    np.testing.assert_array_equal(prefix.score, full.score[:cut])
+    np.testing.assert_array_equal(prefix.component, full.component[:cut])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prefix_invariance_on_long_seasonal_series(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _seasonal_series(seed) + rng.standard_cauchy(24 * 70) * 0.1
+    ts = _hourly(x.size)
+    full = score_series(x, ts)
+    for cut in rng.integers(1, x.size, size=5):
+        np.testing.assert_array_equal(score_series(x[:cut], ts[:cut]).score, full.score[:cut])
+
+
+@settings(max_examples=100, deadline=None)
+@given(ANY_FLOATS, st.lists(st.integers(0, 60), max_size=12))
+def test_streaming_equals_batch(values: npt.NDArray[np.float64], sizes: list[int]) -> None:
+    ts = _hourly(values.size)
+    batch = score_series(values, ts)
+    detector = StreamingAnomalyDetector()
+    parts, start = [], 0
+    for size in [*sizes, values.size]:
+        stop = min(start + size, values.size)
+        parts.append(detector.update(values[start:stop], ts[start:stop]).score)
+        start = stop
+    np.testing.assert_array_equal(np.concatenate(parts), batch.score)
+    assert detector.n_seen_ <= values.size
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_streaming_equals_batch_on_long_seasonal_series(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _seasonal_series(seed)
+    x[rng.integers(0, x.size, 20)] = np.nan
+    ts = _hourly(x.size)
+    batch = score_series(x, ts)
+    detector = StreamingAnomalyDetector().fit(x[:500], ts[:500])
+    cuts = np.sort(rng.integers(500, x.size, size=30))
+    parts = [np.asarray(score_series(x[:500], ts[:500]).score)]
+    for lo, hi in zip(np.r_[500, cuts], np.r_[cuts, x.size], strict=True):
+        parts.append(detector.update(x[lo:hi], ts[lo:hi]).score)
+    np.testing.assert_array_equal(np.concatenate(parts), batch.score)
+    assert detector.season_length_ == 24
+    assert detector.n_seen_ == x.size
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_detects_injected_spike_and_level_shift(seed: int) -> None:
+    x = _seasonal_series(seed)
+    spike_at, shift_at = 1000, 1300
+    x[spike_at] += 8.0
+    x[shift_at:] += 3.0
+    result = score_series(x, _hourly(x.size))
+    assert result.score[spike_at] >= 0.5
+    assert result.component_names()[spike_at] in {"spike", "seasonal_deviation"}
+    shift_zone = slice(shift_at, shift_at + 24)
+    assert result.score[shift_zone].max() >= 0.5
+    first = shift_at + int(np.argmax(result.score[shift_zone] >= 0.5))
+    assert COMPONENTS[result.component[first]] in {"level_shift", "drift"}
+    quiet = np.ones(x.size, dtype=bool)
+    quiet[:400] = False
+    quiet[spike_at : spike_at + 24] = False
+    quiet[shift_at:] = False
+    assert result.score[quiet].max() < 0.5
+    alerts = result.alerts(0.5)
+    assert alerts[0].index == spike_at
+    assert alerts[0].timestamp == _hourly(x.size)[spike_at]
+    assert alerts[0].z > 5.0
+
+
+def test_saved_state_resumes_identically() -> None:
+    x = _seasonal_series(8)
+    ts = _hourly(x.size)
+    detector = StreamingAnomalyDetector().fit(x[:700], ts[:700])
+    saved = pickle.loads(pickle.dumps(detector.state_))
+    first = detector.update(x[700:], ts[700:]).score
+    again = StreamingAnomalyDetector().set_state(saved).update(x[700:], ts[700:]).score
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, score_series(x, ts).score[700:])
+
+
+def test_estimator_conventions() -> None:
+    detector = StreamingAnomalyDetector(season_length=24, z_scale=3.0)
+    params = detector.get_params()
+    assert params["season_length"] == 24
+    assert params["z_scale"] == 3.0
+    assert not hasattr(detector, "state_")
+    assert detector.fit(_seasonal_series(0, 100)) is detector
+    assert detector.n_seen_ == 100
+    assert detector.season_length_ == 24
+
+
+def test_mismatched_timestamps_are_rejected() -> None:
+    with pytest.raises(ValueError, match="timestamps"):
+        score_series(np.zeros(3), _hourly(2))
+
+
+def test_infer_season_length() -> None:
+    five_min = np.datetime64("2026-01-01") + np.arange(20) * np.timedelta64(5, "m")
+    assert infer_season_length(five_min) == 288
+    assert infer_season_length(_hourly(20)) == 24
+    daily = np.datetime64("2026-01-01") + np.arange(20) * np.timedelta64(1, "D")
+    assert infer_season_length(daily) is None
+    assert infer_season_length(five_min[:1]) is None
