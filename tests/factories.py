@@ -17,17 +17,26 @@ _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
 
 
-def make_user(db: Database, *, role: Role | str = Role.ops, email: str | None = None, **kw: Any) -> int:
+def make_user(
+    db: Database, *, role: Role | str = Role.ops, email: str | None = None, **kw: Any
+) -> int:
     email = email or f"user{next(_seq)}@example.com"
     with unit_of_work(db) as session:
         user, _ = access_service.create_user(
-            session, data=UserCreate(email=email, role=Role(role), password=kw.pop("password", PASSWORD), **kw)
+            session,
+            data=UserCreate(
+                email=email, role=Role(role), password=kw.pop("password", PASSWORD), **kw
+            ),
         )
         return user.id
 
 
 def make_token(
-    db: Database, *, user_id: int, scopes: list[str] | None = None, expires_in_days: int | None = None
+    db: Database,
+    *,
+    user_id: int,
+    scopes: list[str] | None = None,
+    expires_in_days: int | None = None,
 ) -> str:
     with unit_of_work(db) as session:
         _, secret = access_service.create_token(

@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
+    ("POST", "/api/v1/widget/responses"),  # authenticated by the widget token, rate limited
 }
 
 

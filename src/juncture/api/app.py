@@ -16,6 +16,7 @@ from juncture.api.observability import Metrics, ObservabilityMiddleware
 from juncture.catalog.api import router as catalog_router
 from juncture.config import Settings
 from juncture.jobs.api import router as jobs_router
+from juncture.signals.api import router as signals_router
 from juncture.jobs.runner import JobRunner
 from juncture.kit.errors import SchemaOutdated
 from juncture.kit.logs import configure_logging
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     api.include_router(access_router)
     api.include_router(catalog_router)
     api.include_router(jobs_router)
+    api.include_router(signals_router)
     app.include_router(api)
     app.include_router(health_router)
 

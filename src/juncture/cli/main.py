@@ -29,6 +29,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
+from juncture.cli.detect import app as detect_app  # noqa: E402 - after app
+from juncture.cli.signals import import_command, quarantine_app, rollups_app  # noqa: E402 - after app
+
+app.command("import")(import_command)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(rollups_app, name="rollups")
+app.add_typer(detect_app, name="detect")
+
 
 def _version(value: bool) -> None:
     if value:

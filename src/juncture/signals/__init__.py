@@ -1,0 +1,1 @@
+"""Signals: ingest of both sides' events, validation, quarantine, dedup, PII redaction, rollups."""

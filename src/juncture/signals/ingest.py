@@ -1,0 +1,718 @@
+"""The ingest pipeline: validate, de-duplicate, store and roll up one batch in one transaction.
+
+received = accepted + duplicates + quarantined holds for every call. Raw rows are written with
+the driver in batches; rollups are maintained in the same transaction with additive upserts
+(counts and sums add, min/max combine, sketches merge in SQL), so concurrent writers on
+PostgreSQL never lose an update and a rolled-back batch leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import Table, bindparam, insert, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from juncture.catalog.models import Journey, JourneyStep, Service
+from juncture.kit import clock
+from juncture.signals import sketch
+from juncture.signals.models import (
+    Deploy,
+    FunnelEvent,
+    MetricPoint,
+    Quarantined,
+    Review,
+    Series,
+    SurveyResponse,
+    Ticket,
+    TicketEvent,
+)
+from juncture.signals.redact import Redactor
+from juncture.signals.validate import Catalog, Refused, Rules, validate
+
+logger = logging.getLogger(__name__)
+
+GRAINS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_REPORTED_ERRORS = 1000
+CHUNK = 500
+
+TABLES: dict[str, Table] = {
+    "metric": MetricPoint.__table__,  # type: ignore[dict-item]
+    "funnel": FunnelEvent.__table__,  # type: ignore[dict-item]
+    "ticket": TicketEvent.__table__,  # type: ignore[dict-item]
+    "survey": SurveyResponse.__table__,  # type: ignore[dict-item]
+    "review": Review.__table__,  # type: ignore[dict-item]
+    "deploy": Deploy.__table__,  # type: ignore[dict-item]
+}
+COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns if c.name != "id") for name, table in TABLES.items()
+}
+
+
+@dataclass
+class IngestResult:
+    """What happened to each record of a call."""
+
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    redactions: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: IngestResult) -> None:
+        self.received += other.received
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.reasons.update(other.reasons)
+        self.redactions += other.redactions
+        self.by_type.update(other.by_type)
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(other.errors[:room])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "reasons": dict(sorted(self.reasons.items())),
+            "errors": self.errors,
+            "accepted_by_type": dict(sorted(self.by_type.items())),
+        }
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    retention_days: Mapping[str, int]
+    max_future_seconds: int = 300
+    auto_register: bool = False
+    redact_patterns: Mapping[str, str] = field(default_factory=dict)
+    max_text: int = 8000
+
+
+def load_catalog(session: Session) -> Catalog:
+    cat = Catalog()
+    for sid, slug in session.execute(select(Service.id, Service.slug)):
+        cat.services[slug] = sid
+    for jid, slug in session.execute(select(Journey.id, Journey.slug)):
+        cat.journeys[slug] = jid
+    for step_id, jslug, sslug in session.execute(
+        select(JourneyStep.id, Journey.slug, JourneyStep.slug).join(
+            Journey, Journey.id == JourneyStep.journey_id
+        )
+    ):
+        cat.steps[(jslug, sslug)] = step_id
+    return cat
+
+
+class Ingestor:
+    """Ingests batches for one unit of work; caches the catalog and series ids between batches."""
+
+    def __init__(self, session: Session, config: IngestConfig, *, source: str) -> None:
+        self.session = session
+        self.config = config
+        self.source = source[:200]
+        self.catalog = load_catalog(session)
+        self.redactor = Redactor(config.redact_patterns)
+        self.series_ids: dict[tuple[Any, ...], int] = {}
+        self.dialect = session.get_bind().dialect.name
+
+    # ------------------------------------------------------------ entry
+
+    def ingest(self, records: Sequence[Any], *, index_offset: int = 0) -> IngestResult:
+        result = IngestResult(received=len(records))
+        rules = Rules(
+            now_ms=int(clock.now().timestamp() * 1000),
+            retention_days=self.config.retention_days,
+            max_future_ms=self.config.max_future_seconds * 1000,
+            max_text=self.config.max_text,
+            auto_register=self.config.auto_register,
+        )
+        by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        refused: list[tuple[int, Any, Refused]] = []
+        for index, record in enumerate(records):
+            try:
+                signal_type, key, row = validate(record, rules, self.catalog, self.redactor)
+            except Refused as exc:
+                refused.append((index + index_offset, record, exc))
+                continue
+            row["key"] = key
+            by_type.setdefault(signal_type, []).append((key, row))
+        if self.config.auto_register:
+            self._auto_register(by_type)
+        for signal_type, rows in by_type.items():
+            fresh, dup = self._dedup(signal_type, rows)
+            result.duplicates += dup
+            inserted = self._insert(signal_type, fresh)
+            result.duplicates += len(fresh) - len(inserted)
+            result.accepted += len(inserted)
+            result.by_type[signal_type] += len(inserted)
+            result.redactions += sum(r.get("_redacted", 0) for r in inserted)
+            if inserted:
+                self._rollup(signal_type, inserted)
+                if signal_type == "ticket":
+                    self._update_tickets(inserted)
+        for index, record, exc in refused:
+            result.quarantined += 1
+            result.reasons[exc.reason] += 1
+            if len(result.errors) < MAX_REPORTED_ERRORS:
+                result.errors.append({"index": index, "reason": exc.reason, "detail": exc.detail})
+        if refused:
+            self._quarantine(refused)
+        return result
+
+    # ------------------------------------------------------------ registration
+
+    def _auto_register(self, by_type: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+        from juncture.access import service as access_service
+        from juncture.access.schemas import TeamCreate
+        from juncture.catalog import service as catalog_service
+        from juncture.catalog.schemas import JourneyCreate, JourneyUpdate, ServiceCreate, StepIn
+
+        needed_services = {
+            row["service"]
+            for t in ("metric", "deploy")
+            for _, row in by_type.get(t, [])
+            if row.get("service_id") is None
+        }
+        needed_steps = {
+            (row["journey"], row["step"])
+            for _, row in by_type.get("funnel", [])
+            if row.get("step_id") is None
+        }
+        if not needed_services and not needed_steps:
+            return
+        team = access_service.get_team_by_slug(self.session, slug="unassigned")
+        if team is None and needed_services:
+            team = access_service.create_team(
+                self.session,
+                data=TeamCreate(
+                    slug="unassigned",
+                    name="Unassigned",
+                    kind="other",
+                    description="Owner of auto-registered services until someone claims them.",
+                ),
+            )
+        for slug in sorted(needed_services):
+            assert team is not None
+            try:
+                created = catalog_service.create_service(
+                    self.session,
+                    data=ServiceCreate(slug=slug, name=slug, owner_team_id=team.id, tier=3),
+                )
+            except Exception:  # an invalid slug stays unknown and is quarantined below
+                continue
+            self.catalog.services[slug] = created.id
+        for journey_slug, step_slug in sorted(needed_steps):
+            journey = catalog_service.get_journey_by_slug(self.session, slug=journey_slug)
+            try:
+                if journey is None:
+                    journey = catalog_service.create_journey(
+                        self.session,
+                        data=JourneyCreate(
+                            slug=journey_slug,
+                            name=journey_slug,
+                            steps=[StepIn(slug=step_slug, name=step_slug)],
+                        ),
+                    )
+                elif not any(s.slug == step_slug for s in journey.steps):
+                    steps = [
+                        StepIn(slug=s.slug, name=s.name, service_ids=s.service_ids)
+                        for s in journey.steps
+                    ]
+                    journey = catalog_service.update_journey(
+                        self.session,
+                        journey_id=journey.id,
+                        data=JourneyUpdate(steps=[*steps, StepIn(slug=step_slug, name=step_slug)]),
+                    )
+            except Exception:  # invalid slugs stay unknown
+                continue
+            self.catalog = load_catalog(self.session)
+        for t in ("metric", "deploy"):
+            for _, row in by_type.get(t, []):
+                row["service_id"] = self.catalog.services.get(row["service"])
+        for _, row in by_type.get("funnel", []):
+            row["journey_id"] = self.catalog.journeys.get(row["journey"])
+            row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
+        for t in ("metric", "deploy", "funnel"):
+            keep = [
+                (k, r)
+                for k, r in by_type.get(t, [])
+                if r.get("service_id" if t != "funnel" else "step_id")
+            ]
+            if t in by_type:
+                by_type[t] = keep
+
+    # ------------------------------------------------------------ dedup and insert
+
+    def _dedup(
+        self, signal_type: str, rows: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[list[dict[str, Any]], int]:
+        seen: set[str] = set()
+        unique: list[dict[str, Any]] = []
+        for key, row in rows:
+            if key in seen:
+                continue
+            seen.add(key)
+            unique.append(row)
+        dups_in_batch = len(rows) - len(unique)
+        table = TABLES[signal_type]
+        existing: set[str] = set()
+        keys = [r["key"] for r in unique]
+        stmt = select(table.c.key).where(table.c.key.in_(bindparam("keys", expanding=True)))
+        for start in range(0, len(keys), CHUNK):
+            existing.update(
+                self.session.execute(stmt, {"keys": keys[start : start + CHUNK]}).scalars()
+            )
+        fresh = [r for r in unique if r["key"] not in existing]
+        return fresh, dups_in_batch + (len(unique) - len(fresh))
+
+    def _insert(self, signal_type: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        table = TABLES[signal_type]
+        columns = COLUMNS[signal_type]
+        if self.dialect == "sqlite":
+            # Single writer (BEGIN IMMEDIATE): the keys checked above cannot appear meanwhile.
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            self.session.connection().exec_driver_sql(
+                sql, [tuple(r[c] for c in columns) for r in rows]
+            )
+            return rows
+        # PostgreSQL: another transaction may insert the same key concurrently; keep only ours.
+        stmt = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.c.key)
+        )
+        inserted: set[str] = set()
+        for start in range(0, len(rows), 5000):
+            chunk = [{c: r[c] for c in columns} for r in rows[start : start + 5000]]
+            inserted.update(self.session.execute(stmt, chunk).scalars())
+        return [r for r in rows if r["key"] in inserted]
+
+    # ------------------------------------------------------------ rollups
+
+    def _series_spec(self, signal_type: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        if signal_type == "metric":
+            return ("metric", row["service"], row["metric"], row["region"], None, None, ())
+        if signal_type == "funnel":
+            return (
+                "funnel",
+                f"{row['journey']}/{row['step']}",
+                "reached",
+                row["region"],
+                row["channel"],
+                row["segment"],
+                (("device", row["device"]),),
+            )
+        if signal_type == "ticket":
+            return (
+                "ticket",
+                row["team"] or "-",
+                f"ticket.{row['kind']}",
+                row["region"],
+                row["channel"],
+                row["segment"],
+                (("category", row["category"]), ("priority", row["priority"])),
+            )
+        if signal_type == "survey":
+            return (
+                "survey",
+                row["touchpoint_kind"] or "-",
+                row["kind"],
+                row["region"],
+                row["channel"],
+                row["segment"],
+                (),
+            )
+        if signal_type == "review":
+            return ("review", row["source"], "review", row["region"], None, None, ())
+        return (
+            "deploy",
+            row["service"],
+            "deploy",
+            row["region"],
+            None,
+            None,
+            (("status", row["status"]),),
+        )
+
+    @staticmethod
+    def _value(signal_type: str, row: Mapping[str, Any]) -> float:
+        if signal_type == "metric":
+            return float(row["value"])
+        if signal_type == "funnel":
+            return float(row["value"] or 0.0)
+        if signal_type == "survey":
+            return float(row["score"])
+        if signal_type == "review":
+            return float(row["rating"] or 0.0)
+        return 1.0
+
+    def _series_id(self, specs: Iterable[tuple[Any, ...]]) -> None:
+        missing = [s for s in set(specs) if s not in self.series_ids]
+        if not missing:
+            return
+        table = Series.__table__
+        payload = []
+        for spec in missing:
+            signal_type, subject, metric, region, channel, segment, dims = spec
+            dims_dict = {k: v for k, v in dims if v is not None}
+            series_key = hashlib.blake2b(
+                orjson.dumps(
+                    [signal_type, subject, metric, region, channel, segment, dims_dict],
+                    option=orjson.OPT_SORT_KEYS,
+                ),
+                digest_size=20,
+            ).hexdigest()
+            payload.append(
+                {
+                    "series_key": series_key,
+                    "signal_type": signal_type,
+                    "subject": subject,
+                    "metric": metric,
+                    "region": region,
+                    "channel": channel,
+                    "segment": segment,
+                    "dims": dims_dict,
+                    "_spec": spec,
+                }
+            )
+        insert_rows = [{k: v for k, v in p.items() if k != "_spec"} for p in payload]
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
+            stmt: Any = sqlite.insert(table).on_conflict_do_nothing(index_elements=["series_key"])
+        else:
+            stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["series_key"])
+        self.session.execute(stmt, insert_rows)
+        by_key = {p["series_key"]: p["_spec"] for p in payload}
+        keys = list(by_key)
+        for start in range(0, len(keys), CHUNK):
+            for sid, skey in self.session.execute(
+                select(Series.id, Series.series_key).where(
+                    Series.series_key.in_(keys[start : start + CHUNK])
+                )
+            ):
+                self.series_ids[by_key[skey]] = sid
+
+    def _rollup(self, signal_type: str, rows: list[dict[str, Any]]) -> None:
+        specs = [self._series_spec(signal_type, r) for r in rows]
+        self._series_id(specs)
+        series = np.fromiter((self.series_ids[s] for s in specs), dtype=np.int64, count=len(rows))
+        ts = np.fromiter((r["ts_ms"] for r in rows), dtype=np.int64, count=len(rows))
+        values = np.fromiter(
+            (self._value(signal_type, r) for r in rows), dtype=np.float64, count=len(rows)
+        )
+        write_rollups(self.session, series, ts, values, dialect=self.dialect)
+
+    # ------------------------------------------------------------ tickets
+
+    def _update_tickets(self, rows: list[dict[str, Any]]) -> None:
+        update_ticket_state(self.session, rows, dialect=self.dialect)
+
+    # ------------------------------------------------------------ quarantine
+
+    def _quarantine(self, refused: list[tuple[int, Any, Refused]]) -> None:
+        now = clock.now()
+        table = Quarantined.__table__
+        rows = []
+        for _, record, exc in refused:
+            try:
+                payload = orjson.dumps(
+                    record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+                ).decode()
+            except TypeError:
+                payload = repr(record)
+            signal_type = record.get("type") if isinstance(record, dict) else None
+            rows.append(
+                {
+                    "first_seen": now,
+                    "last_seen": now,
+                    "seen_count": 1,
+                    "source": self.source,
+                    "signal_type": str(signal_type)[:16] if signal_type is not None else None,
+                    "reason": exc.reason,
+                    "detail": exc.detail[:2000],
+                    "payload": payload,
+                    "payload_hash": hashlib.blake2b(payload.encode(), digest_size=20).hexdigest(),
+                    "resolved": None,
+                    "resolved_at": None,
+                }
+            )
+        rows.sort(key=lambda r: r["payload_hash"])
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
+            base: Any = sqlite.insert(table)
+        else:
+            base = postgresql.insert(table)
+        stmt = base.on_conflict_do_update(
+            index_elements=["payload_hash"],
+            set_={
+                "seen_count": table.c.seen_count + 1,
+                "last_seen": base.excluded.last_seen,
+                "source": base.excluded.source,
+            },
+        )
+        self.session.execute(stmt, rows)
+
+
+# ---------------------------------------------------------------- shared writers
+
+
+def _single_bin_sketch(k: int) -> str:
+    if k > 0:
+        return f'{{"z":0,"p":{{"{k}":1}},"n":{{}}}}'
+    if k < 0:
+        return f'{{"z":0,"p":{{}},"n":{{"{-k}":1}}}}'
+    return '{"z":1,"p":{},"n":{}}'
+
+
+def aggregate(
+    series: np.ndarray, ts: np.ndarray, values: np.ndarray, grain_ms: int, bins: np.ndarray | None = None
+) -> list[tuple[Any, ...]]:
+    """Per (series, bucket): (series, bucket, count, sum, sumsq, min, max, sketch) tuples."""
+    bucket = ts - np.mod(ts, grain_ms)
+    order = np.lexsort((bucket, series))
+    s, b, v = series[order], bucket[order], values[order]
+    k_all = (sketch.bin_indices(values) if bins is None else bins)[order]
+    boundary = np.ones(len(s), dtype=bool)
+    boundary[1:] = (s[1:] != s[:-1]) | (b[1:] != b[:-1])
+    starts = np.flatnonzero(boundary)
+    counts = np.diff(np.append(starts, len(s)))
+    sums = np.add.reduceat(v, starts)
+    sumsq = np.add.reduceat(v * v, starts)
+    mins = np.minimum.reduceat(v, starts)
+    maxs = np.maximum.reduceat(v, starts)
+    sketches: list[str | None] = [None] * len(starts)
+    single = counts == 1
+    for i, k in zip(np.flatnonzero(single).tolist(), k_all[starts[single]].tolist(), strict=True):
+        sketches[i] = _single_bin_sketch(k)
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        group = np.repeat(np.arange(len(starts)), counts)
+        mask = ~single[group]
+        pair = np.stack([group[mask], k_all[mask]], axis=1)
+        uniq, bin_counts = np.unique(pair, axis=0, return_counts=True)
+        per_group: dict[int, tuple[list[int], list[int]]] = {}
+        for (g, k), c in zip(uniq.tolist(), bin_counts.tolist(), strict=True):
+            entry = per_group.setdefault(g, ([], []))
+            entry[0].append(k)
+            entry[1].append(c)
+        for g, (ks, cs) in per_group.items():
+            sketches[g] = sketch.dumps(sketch.from_indices(ks, cs))
+    first = starts
+    return list(
+        zip(
+            s[first].tolist(), b[first].tolist(), counts.tolist(), sums.tolist(), sumsq.tolist(),
+            mins.tolist(), maxs.tolist(), sketches, strict=True,
+        )
+    )
+
+
+_UPSERT = {
+    "sqlite": (
+        "INSERT INTO signal_rollups (series_id, grain, bucket_ms, count, sum, sumsq, min, max, sketch) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (series_id, grain, bucket_ms) DO UPDATE SET "
+        "count = signal_rollups.count + excluded.count, sum = signal_rollups.sum + excluded.sum, "
+        "sumsq = signal_rollups.sumsq + excluded.sumsq, min = min(signal_rollups.min, excluded.min), "
+        "max = max(signal_rollups.max, excluded.max), "
+        "sketch = juncture_merge_sketch(signal_rollups.sketch, excluded.sketch)"
+    ),
+    "postgresql": (
+        "INSERT INTO signal_rollups (series_id, grain, bucket_ms, count, sum, sumsq, min, max, sketch) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (series_id, grain, bucket_ms) DO UPDATE SET "
+        "count = signal_rollups.count + excluded.count, sum = signal_rollups.sum + excluded.sum, "
+        "sumsq = signal_rollups.sumsq + excluded.sumsq, min = LEAST(signal_rollups.min, excluded.min), "
+        "max = GREATEST(signal_rollups.max, excluded.max), "
+        "sketch = juncture_merge_sketch(signal_rollups.sketch, excluded.sketch)"
+    ),
+}
+
+
+def ensure_sqlite_functions(session: Session) -> None:
+    """Register the sketch merge on this very connection (pooled ones may predate the hook)."""
+    raw = session.connection().connection.driver_connection
+    if raw is not None and not getattr(raw, "_juncture_functions", False):
+        raw.create_function("juncture_merge_sketch", 2, sketch.merge_text, deterministic=True)
+        try:
+            raw._juncture_functions = True
+        except AttributeError:  # sqlite3.Connection has no __dict__; registering again is cheap
+            pass
+
+
+def write_rollups(
+    session: Session, series: np.ndarray, ts: np.ndarray, values: np.ndarray, *, dialect: str
+) -> int:
+    """Add these points to the minute, hour and day rollups (additive upserts, sorted keys)."""
+    written = 0
+    if dialect == "sqlite":
+        ensure_sqlite_functions(session)
+    sql = _UPSERT["postgresql" if dialect == "postgresql" else "sqlite"]
+    bins = sketch.bin_indices(values)
+    connection = session.connection()
+    for grain, ms in GRAINS.items():
+        rows = [(r[0], grain, *r[1:]) for r in aggregate(series, ts, values, ms, bins)]
+        if rows:
+            connection.exec_driver_sql(sql, rows)
+            written += len(rows)
+    return written
+
+
+# ---------------------------------------------------------------- ticket state
+
+# The status a ticket shows after an event of this kind (by the actor who sent it).
+_STATUS_AFTER = {
+    "created": "new",
+    "assigned": "open",
+    "reassigned": "open",
+    "resolved": "solved",
+    "reopened": "open",
+}
+
+
+def _status_after(row: Mapping[str, Any]) -> str | None:
+    kind = row["kind"]
+    if kind == "status_changed":
+        return str(row["status"])
+    if kind == "replied":
+        return "pending" if row["actor_kind"] == "agent" else "open"
+    if kind == "commented":
+        return "open" if row["actor_kind"] == "customer" else None
+    return _STATUS_AFTER.get(kind)
+
+
+_FILL = (
+    "channel",
+    "priority",
+    "category",
+    "customer_id",
+    "region",
+    "segment",
+    "service",
+    "agent_id",
+)
+# Ties at the same event time are broken by a fixed order, so the outcome never depends on arrival.
+_STATUS_RANK = {"new": 0, "open": 1, "pending": 2, "on_hold": 3, "solved": 4, "closed": 5}
+
+
+def _later(ts: int, value: str, cur_ts: int | None, cur_value: str | None) -> bool:
+    return cur_ts is None or (ts, value) > (cur_ts, cur_value or "")
+
+
+def apply_event(state: dict[str, Any], row: Mapping[str, Any]) -> None:
+    """Fold one event into a ticket's state. Order-independent: every field is a maximum or
+    minimum over the events by event time, so any arrival order gives the same state."""
+    ts = row["ts_ms"]
+    kind = row["kind"]
+    state["event_count"] += 1
+    if kind == "created":
+        state["created_ms"] = ts if state["created_ms"] is None else min(state["created_ms"], ts)
+    if kind == "replied" and row["actor_kind"] == "agent":
+        first = state["first_response_ms"]
+        state["first_response_ms"] = ts if first is None else min(first, ts)
+        state["reply_count"] += 1
+    if kind == "resolved":
+        resolved = state["resolved_ms"]
+        state["resolved_ms"] = ts if resolved is None else max(resolved, ts)
+    if kind == "reopened":
+        state["reopen_count"] += 1
+    if kind == "reassigned":
+        state["reassign_count"] += 1
+    team = row.get("team")
+    if team and _later(ts, team, state["team_ms"], state["team"]):
+        state["team"], state["team_ms"] = team, ts
+    status = _status_after(row)
+    if status is not None:
+        current = (state["status_ms"], _STATUS_RANK.get(state["status"], -1))
+        if (ts, _STATUS_RANK[status]) > current:
+            state["status"], state["status_ms"] = status, ts
+    stamps = dict(state.get("field_ms") or {})
+    for name in _FILL:
+        value = row.get(name)
+        if value is not None and _later(ts, str(value), stamps.get(name), state[name]):
+            state[name] = value
+            stamps[name] = ts
+    state["field_ms"] = stamps
+    state["last_event_ms"] = max(state["last_event_ms"], ts)
+
+
+def fresh_ticket(ref: str) -> dict[str, Any]:
+    return {
+        "ref": ref,
+        "status": "new",
+        "status_ms": -1,
+        "created_ms": None,
+        "first_response_ms": None,
+        "resolved_ms": None,
+        "last_event_ms": -1,
+        "team": None,
+        "team_ms": None,
+        "agent_id": None,
+        "channel": None,
+        "priority": None,
+        "category": None,
+        "customer_id": None,
+        "region": None,
+        "segment": None,
+        "service": None,
+        "field_ms": {},
+        "reopen_count": 0,
+        "reassign_count": 0,
+        "reply_count": 0,
+        "event_count": 0,
+    }
+
+
+def update_ticket_state(session: Session, rows: list[dict[str, Any]], *, dialect: str) -> None:
+    table = Ticket.__table__
+    refs = sorted({r["ticket_ref"] for r in rows})
+    # Placeholders first, in key order, so concurrent writers lock rows in the same order.
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=["ref"])
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["ref"])
+    session.execute(stmt, [fresh_ticket(ref) for ref in refs])
+    states: dict[str, dict[str, Any]] = {}
+    columns = [c for c in table.columns if c.name != "id"]
+    for start in range(0, len(refs), CHUNK):
+        query = (
+            select(*columns)
+            .where(table.c.ref.in_(refs[start : start + CHUNK]))
+            .order_by(table.c.ref)
+        )
+        if dialect == "postgresql":
+            query = query.with_for_update()
+        for row in session.execute(query).mappings():
+            states[row["ref"]] = dict(row)
+    for row in sorted(rows, key=lambda r: (r["ticket_ref"], r["ts_ms"])):
+        apply_event(states[row["ticket_ref"]], row)
+    update = (
+        table.update()
+        .where(table.c.ref == bindparam("b_ref"))
+        .values({c.name: bindparam(f"b_{c.name}") for c in columns if c.name != "ref"})
+    )
+    session.execute(update, [{f"b_{k}": v for k, v in states[ref].items()} for ref in refs])
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(table), rows)

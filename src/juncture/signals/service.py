@@ -1,0 +1,465 @@
+"""Signals logic other rooms and the edges call: ingest, quarantine, series reads, rebuilds, purges."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from juncture.access import audit
+from juncture.access.security import sha256_hex
+from juncture.catalog.models import Journey, JourneyStep, Service
+from juncture.config import Settings
+from juncture.kit import clock
+from juncture.kit.errors import Invalid, NotFound, Unauthenticated
+from juncture.signals import sketch
+from juncture.signals.ingest import (
+    GRAINS,
+    TABLES,
+    IngestConfig,
+    Ingestor,
+    IngestResult,
+    apply_event,
+    fresh_ticket,
+)
+from juncture.signals.models import Quarantined, Rollup, Series, SurveyWidget, Ticket
+
+# ---------------------------------------------------------------- ingest
+
+
+def ingest_config(settings: Settings) -> IngestConfig:
+    return IngestConfig(
+        retention_days=settings.retention_days,
+        max_future_seconds=settings.max_future_seconds,
+        auto_register=settings.auto_register,
+        redact_patterns=settings.redact_patterns,
+    )
+
+
+def ingest(
+    session: Session, *, records: Sequence[Any], settings: Settings, source: str
+) -> IngestResult:
+    """Validate and store one batch; every record is accepted, a duplicate, or quarantined."""
+    ingestor = Ingestor(session, ingest_config(settings), source=source)
+    result = ingestor.ingest(records)
+    if result.redactions:
+        audit.record(
+            session,
+            action="signals.redact",
+            object_type="signals",
+            object_id=source[:64],
+            after={"redacted_values": result.redactions},
+        )
+    return result
+
+
+# ---------------------------------------------------------------- quarantine
+
+
+def list_quarantine(
+    session: Session,
+    *,
+    reason: str | None = None,
+    include_resolved: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Quarantined], int]:
+    query = select(Quarantined)
+    if reason:
+        query = query.where(Quarantined.reason == reason)
+    if not include_resolved:
+        query = query.where(Quarantined.resolved.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Quarantined.id.desc()).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def quarantine_reasons(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(Quarantined.reason, func.count())
+        .where(Quarantined.resolved.is_(None))
+        .group_by(Quarantined.reason)
+    )
+    return {reason: int(n) for reason, n in rows}
+
+
+def get_quarantined_or_raise(session: Session, *, item_id: int) -> Quarantined:
+    item = session.get(Quarantined, item_id)
+    if item is None:
+        raise NotFound(f"quarantined record {item_id} does not exist")
+    return item
+
+
+def _select_open(
+    session: Session, ids: Sequence[int] | None, reason: str | None
+) -> list[Quarantined]:
+    if not ids and not reason:
+        raise Invalid("name the records: ids, or a reason code", code="nothing_selected")
+    query = select(Quarantined).where(Quarantined.resolved.is_(None))
+    if ids:
+        query = query.where(Quarantined.id.in_(list(ids)))
+    if reason:
+        query = query.where(Quarantined.reason == reason)
+    return list(session.scalars(query.order_by(Quarantined.id)))
+
+
+@dataclass
+class ReplayResult:
+    replayed: int
+    accepted: int
+    duplicates: int
+    still_quarantined: int
+
+
+def replay(
+    session: Session,
+    *,
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    reason: str | None = None,
+) -> ReplayResult:
+    """Run quarantined payloads through ingest again (after fixing the catalog or settings)."""
+    items = _select_open(session, ids, reason)
+    if not items:
+        return ReplayResult(0, 0, 0, 0)
+    ingestor = Ingestor(session, ingest_config(settings), source="replay")
+    accepted = duplicates = still = 0
+    now = clock.now()
+    for item in items:
+        try:
+            record = orjson.loads(item.payload)
+        except orjson.JSONDecodeError:
+            still += 1
+            continue
+        # validate without re-quarantining: a record that still fails keeps its row, updated
+        result = ingestor.ingest([record]) if _passes(ingestor, record) else None
+        if result is None:
+            still += 1
+            continue
+        accepted += result.accepted
+        duplicates += result.duplicates
+        item.resolved = "replayed"
+        item.resolved_at = now
+    session.flush()
+    audit.record(
+        session,
+        action="signals.quarantine_replay",
+        object_type="quarantine",
+        object_id=reason or ",".join(str(i) for i in (ids or []))[:64],
+        after={
+            "replayed": len(items) - still,
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "still_quarantined": still,
+        },
+    )
+    return ReplayResult(len(items), accepted, duplicates, still)
+
+
+def _passes(ingestor: Ingestor, record: Any) -> bool:
+    from juncture.signals.validate import Refused, Rules, validate
+
+    rules = Rules(
+        now_ms=int(clock.now().timestamp() * 1000),
+        retention_days=ingestor.config.retention_days,
+        max_future_ms=ingestor.config.max_future_seconds * 1000,
+        auto_register=ingestor.config.auto_register,
+    )
+    try:
+        validate(record, rules, ingestor.catalog, ingestor.redactor)
+    except Refused:
+        return False
+    return True
+
+
+def drop(session: Session, *, ids: Sequence[int] | None = None, reason: str | None = None) -> int:
+    """Mark quarantined records as dropped (kept for the record, no longer open)."""
+    items = _select_open(session, ids, reason)
+    now = clock.now()
+    for item in items:
+        item.resolved = "dropped"
+        item.resolved_at = now
+    session.flush()
+    audit.record(
+        session,
+        action="signals.quarantine_drop",
+        object_type="quarantine",
+        object_id=reason or ",".join(str(i) for i in (ids or []))[:64],
+        after={"dropped": len(items)},
+    )
+    return len(items)
+
+
+# ---------------------------------------------------------------- series
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    bucket: datetime
+    count: int
+    sum: float
+    mean: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+GROUPABLE = ("region", "channel", "segment", "subject", "metric")
+
+
+def read_series(
+    session: Session,
+    *,
+    signal_type: str,
+    metric: str,
+    subject: str | None = None,
+    grain: str = "h",
+    start: datetime,
+    end: datetime,
+    group_by: str | None = None,
+    filters: dict[str, str] | None = None,
+    quantiles: bool = True,
+) -> dict[str, list[SeriesPoint]]:
+    """Buckets of one series (or several, merged or grouped by a dimension), from rollups only."""
+    if grain not in GRAINS:
+        raise Invalid(f"grain must be one of {', '.join(GRAINS)}", code="bad_grain")
+    if group_by is not None and group_by not in GROUPABLE:
+        raise Invalid(f"group_by must be one of {', '.join(GROUPABLE)}", code="bad_group_by")
+    if end <= start:
+        raise Invalid("'to' must be after 'from'", code="bad_range")
+    query = (
+        select(
+            Series.region,
+            Series.channel,
+            Series.segment,
+            Series.subject,
+            Series.metric,
+            Rollup.bucket_ms,
+            Rollup.count,
+            Rollup.sum,
+            Rollup.min,
+            Rollup.max,
+            Rollup.sketch,
+        )
+        .join(Series, Series.id == Rollup.series_id)
+        .where(
+            Series.signal_type == signal_type,
+            Series.metric == metric,
+            Rollup.grain == grain,
+            Rollup.bucket_ms >= int(start.timestamp() * 1000),
+            Rollup.bucket_ms < int(end.timestamp() * 1000),
+        )
+    )
+    if subject is not None:
+        query = query.where(Series.subject == subject)
+    for name, value in (filters or {}).items():
+        if name not in ("region", "channel", "segment"):
+            raise Invalid(f"cannot filter on '{name}'", code="bad_filter")
+        query = query.where(getattr(Series, name) == value)
+    groups: dict[str, dict[int, list[Any]]] = {}
+    for row in session.execute(query):
+        label = "all" if group_by is None else str(getattr(row, group_by) or "unknown")
+        buckets = groups.setdefault(label, {})
+        acc = buckets.get(row.bucket_ms)
+        bins = sketch.loads(row.sketch) if quantiles else None
+        if acc is None:
+            buckets[row.bucket_ms] = [row.count, row.sum, row.min, row.max, bins]
+        else:
+            acc[0] += row.count
+            acc[1] += row.sum
+            acc[2] = min(acc[2], row.min)
+            acc[3] = max(acc[3], row.max)
+            if bins is not None:
+                acc[4] = sketch.merge(acc[4], bins)
+    out: dict[str, list[SeriesPoint]] = {}
+    for label, buckets in sorted(groups.items()):
+        points = []
+        for bucket_ms in sorted(buckets):
+            count, total, lo, hi, bins = buckets[bucket_ms]
+            q = (
+                sketch.quantiles(bins, (0.5, 0.95, 0.99))
+                if bins is not None
+                else [None, None, None]
+            )
+            points.append(
+                SeriesPoint(
+                    bucket=datetime.fromtimestamp(bucket_ms / 1000, tz=clock.now().tzinfo),
+                    count=int(count),
+                    sum=float(total),
+                    mean=float(total) / count if count else None,
+                    min=lo,
+                    max=hi,
+                    p50=q[0],
+                    p95=q[1],
+                    p99=q[2],
+                )
+            )
+        out[label] = points
+    return out
+
+
+def list_series(
+    session: Session, *, signal_type: str | None = None, limit: int = 500
+) -> Sequence[Series]:
+    query = select(Series).order_by(Series.signal_type, Series.subject, Series.metric)
+    if signal_type:
+        query = query.where(Series.signal_type == signal_type)
+    return session.scalars(query.limit(limit)).all()
+
+
+# ---------------------------------------------------------------- rebuild and retention
+
+
+def rebuild_rollups(session: Session, *, chunk: int = 50_000) -> dict[str, int]:
+    """Recompute every rollup from the raw rows still stored (same numbers as incremental)."""
+    from juncture.signals.ingest import Ingestor as _Ingestor
+
+    session.execute(delete(Rollup))
+    services = dict(session.execute(select(Service.id, Service.slug)))
+    journeys = dict(session.execute(select(Journey.id, Journey.slug)))
+    steps = dict(session.execute(select(JourneyStep.id, JourneyStep.slug)))
+    helper = _Ingestor.__new__(_Ingestor)
+    helper.session = session
+    helper.series_ids = {}
+    helper.dialect = session.get_bind().dialect.name
+    counts: dict[str, int] = {}
+    for signal_type, table in TABLES.items():
+        last_id = 0
+        total = 0
+        while True:
+            rows = [
+                dict(r)
+                for r in session.execute(
+                    select(table).where(table.c.id > last_id).order_by(table.c.id).limit(chunk)
+                ).mappings()
+            ]
+            if not rows:
+                break
+            last_id = rows[-1]["id"]
+            for r in rows:
+                if "service_id" in r:
+                    r["service"] = services.get(r["service_id"], str(r["service_id"]))
+                if "step_id" in r:
+                    r["journey"] = journeys.get(r["journey_id"], str(r["journey_id"]))
+                    r["step"] = steps.get(r["step_id"], str(r["step_id"]))
+            helper._rollup(signal_type, rows)
+            total += len(rows)
+        counts[signal_type] = total
+    return counts
+
+
+def rebuild_tickets(session: Session) -> int:
+    """Recompute every ticket's state from its stored events."""
+    from juncture.signals.models import TicketEvent
+
+    session.execute(delete(Ticket))
+    states: dict[str, dict[str, Any]] = {}
+    for row in session.execute(select(TicketEvent.__table__).order_by(TicketEvent.id)).mappings():
+        state = states.setdefault(row["ticket_ref"], fresh_ticket(row["ticket_ref"]))
+        apply_event(state, row)
+    if states:
+        session.execute(Ticket.__table__.insert(), list(states.values()))
+    return len(states)
+
+
+def purge_expired(session: Session, *, settings: Settings) -> dict[str, int]:
+    """Delete raw signals past their type's retention; rollups stay. Audited."""
+    now_ms = int(clock.now().timestamp() * 1000)
+    removed: dict[str, int] = {}
+    for signal_type, table in TABLES.items():
+        days = settings.retention_days.get(signal_type)
+        if days is None:
+            continue
+        result = session.execute(delete(table).where(table.c.ts_ms < now_ms - days * 86_400_000))
+        removed[signal_type] = int(getattr(result, "rowcount", 0) or 0)
+    if any(removed.values()):
+        audit.record(
+            session,
+            action="signals.retention_purge",
+            object_type="signals",
+            object_id="raw",
+            after={"removed": removed, "retention_days": dict(settings.retention_days)},
+        )
+    return removed
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def get_ticket(session: Session, *, ref: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.ref == ref)).one_or_none()
+
+
+# ---------------------------------------------------------------- survey widgets
+
+
+def create_widget(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    touchpoint_kind: str = "journey_step",
+    touchpoint_ref: str | None = None,
+) -> tuple[SurveyWidget, str]:
+    """Create a survey widget; returns it and its public token (shown once)."""
+    if kind not in ("nps", "csat", "ces"):
+        raise Invalid("kind must be nps, csat or ces", code="bad_kind")
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(24)
+    widget = SurveyWidget(
+        name=name[:200],
+        kind=kind,
+        touchpoint_kind=touchpoint_kind,
+        touchpoint_ref=touchpoint_ref,
+        prefix=prefix,
+        secret_hash=sha256_hex(secret),
+    )
+    session.add(widget)
+    session.flush()
+    return widget, f"jsw_{prefix}_{secret}"
+
+
+def list_widgets(session: Session) -> Sequence[SurveyWidget]:
+    return session.scalars(select(SurveyWidget).order_by(SurveyWidget.id)).all()
+
+
+def widget_for_token(session: Session, *, token: str) -> SurveyWidget:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "jsw":
+        raise Unauthenticated("unknown survey widget token", code="invalid_widget_token")
+    widget = session.scalars(
+        select(SurveyWidget).where(SurveyWidget.prefix == parts[1])
+    ).one_or_none()
+    if widget is None or widget.secret_hash != sha256_hex(parts[2]) or not widget.active:
+        raise Unauthenticated(
+            "unknown or disabled survey widget token", code="invalid_widget_token"
+        )
+    return widget
+
+
+def deactivate_widget(session: Session, *, widget_id: int) -> SurveyWidget:
+    widget = session.get(SurveyWidget, widget_id)
+    if widget is None:
+        raise NotFound(f"survey widget {widget_id} does not exist")
+    widget.active = False
+    session.flush()
+    return widget
+
+
+def rollup_totals(session: Session) -> dict[str, Any]:
+    """Sums over the day rollups per signal type (for checks and the admin page)."""
+    rows = session.execute(
+        select(Series.signal_type, func.sum(Rollup.count), func.sum(Rollup.sum))
+        .join(Series, Series.id == Rollup.series_id)
+        .where(Rollup.grain == "d")
+        .group_by(Series.signal_type)
+    )
+    return {t: {"count": int(c or 0), "sum": float(s or 0.0)} for t, c, s in rows}
