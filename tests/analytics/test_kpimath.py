@@ -343,7 +343,7 @@ def test_baseline_follows_local_time_across_dst() -> None:
     hour = local.hour.to_numpy()
     truth = 50.0 + 20.0 * np.sin(2 * np.pi * (hour - 6) / 24)
     y = truth + np.random.default_rng(8).normal(0.0, 1.0, idx.size)
-    after = (idx >= pd.Timestamp("2026-03-29T01:00Z")) & (idx < pd.Timestamp("2026-04-12Z"))
+    after = (idx >= pd.Timestamp("2026-03-29T01:00Z")) & (idx < pd.Timestamp("2026-04-12T00:00Z"))
     err = {}
     for tz in ("Europe/Berlin", "UTC"):
         b = km.seasonal_baseline(pd.Series(y, index=idx), tz)

@@ -1,5 +1,14 @@
 """Analytics: pure numeric functions over arrays and frames; no database, no web, no other room."""
 
+# Anomaly detection: streaming detector with explainable components, and the NAB scorer.
+from juncture.analytics.anomaly import COMPONENTS as COMPONENTS
+from juncture.analytics.anomaly import AnomalyAlert as AnomalyAlert
+from juncture.analytics.anomaly import AnomalyResult as AnomalyResult
+from juncture.analytics.anomaly import DetectorState as DetectorState
+from juncture.analytics.anomaly import StreamingAnomalyDetector as StreamingAnomalyDetector
+from juncture.analytics.anomaly import infer_season_length as infer_season_length
+from juncture.analytics.anomaly import score_series as score_series
+
 # KPI mathematics: survey scores, rates, business hours, baselines, comparisons, OKR trends.
 from juncture.analytics.kpimath import BaselineResult as BaselineResult
 from juncture.analytics.kpimath import BusinessCalendar as BusinessCalendar
@@ -31,15 +40,6 @@ from juncture.analytics.kpimath import rate_consistency as rate_consistency
 from juncture.analytics.kpimath import seasonal_baseline as seasonal_baseline
 from juncture.analytics.kpimath import seasonal_baseline_forecast as seasonal_baseline_forecast
 from juncture.analytics.kpimath import wilson_interval as wilson_interval
-
-# Anomaly detection: streaming detector with explainable components, and the NAB scorer.
-from juncture.analytics.anomaly import COMPONENTS as COMPONENTS
-from juncture.analytics.anomaly import AnomalyAlert as AnomalyAlert
-from juncture.analytics.anomaly import AnomalyResult as AnomalyResult
-from juncture.analytics.anomaly import DetectorState as DetectorState
-from juncture.analytics.anomaly import StreamingAnomalyDetector as StreamingAnomalyDetector
-from juncture.analytics.anomaly import infer_season_length as infer_season_length
-from juncture.analytics.anomaly import score_series as score_series
 from juncture.analytics.nab import PROFILES as PROFILES
 from juncture.analytics.nab import CostProfile as CostProfile
 from juncture.analytics.nab import NabFile as NabFile

@@ -826,6 +826,8 @@ def _baseline_core(
     y: FloatArray, slots: IntArray, groups: IntArray, period: int, weeks: int, scale_weeks: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Expected value, error scale, error count behind the scale, and level residuals."""
+    if weeks < 2 or scale_weeks < 1:
+        raise ValueError("need weeks >= 2 and scale_weeks >= 1")
     level = _trailing_trimmed_mean(y, period)
     resid = y - level
     seasonal, _ = _group_trailing(resid, slots, weeks)
