@@ -69,6 +69,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
                 f"database error ({reason}); is the schema current? run `juncture db upgrade`",
                 EXIT_ENVIRONMENT,
             ) from exc
+        except OSError as exc:
+            raise fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from exc
         finally:
             while _opened:
                 _opened.pop().dispose()

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from juncture.cli.common import database, err, handle_errors, out, settings
+from juncture.kit.errors import Invalid
 
 quarantine_app = typer.Typer(
     help="Records refused at ingest: list, inspect, replay, drop.", no_args_is_help=True
@@ -33,6 +34,9 @@ def import_command(
     """Import signal files: streaming, resumable after an interruption, every record accounted for."""
     from juncture.signals.importer import file_size, import_file
 
+    for path in files:
+        if not path.is_file():
+            raise Invalid(f"{path}: no such file")
     cfg = settings()
     db = database()
     summaries = []

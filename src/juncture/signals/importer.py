@@ -215,8 +215,10 @@ def import_file(
             select(ImportProgress).where(ImportProgress.fingerprint == fp)
         ).one_or_none()
         if progress is not None and restart:
-            session.delete(progress)
-            progress = None
+            progress.offset = progress.received = progress.accepted = 0
+            progress.duplicates = progress.quarantined = 0
+            progress.reasons = {}
+            progress.done = False
         if progress is None:
             progress = ImportProgress(fingerprint=fp, path=str(path.resolve()), reasons={})
             session.add(progress)
