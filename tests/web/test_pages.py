@@ -179,7 +179,7 @@ def test_every_page_renders_for_its_roles(client: TestClient, db: Database, role
     ]
     for path in pages:
         r = client.get(path)
-        admin_only = path in ("/admin/users", "/admin/audit", "/admin/jobs")
+        admin_only = path in ("/admin/users", "/admin/audit", "/admin/jobs", "/admin/quarantine")
         needs_write = path == "/admin/tokens"
         if (admin_only and role != "admin") or (needs_write and role == "viewer"):
             assert r.status_code == 403, (path, role)
@@ -230,3 +230,27 @@ def test_token_page_shows_a_new_token_once(client: TestClient, db: Database) -> 
         "scopes"
     ] == ["ingest", "read"]
     assert secret not in client.get("/admin/tokens").text
+
+
+def test_quarantine_page_replays_after_the_catalog_is_fixed(client: TestClient, db: Database) -> None:
+    from juncture.config import Settings
+    from juncture.signals import service as signals_service
+    from juncture.store.uow import unit_of_work
+    from tests.signals.fixtures import metric
+
+    make_user(db, email="root@example.com", role=Role.admin)
+    with unit_of_work(db) as session:
+        signals_service.ingest(
+            session,
+            records=[metric(0, 5, service="search") | {"ts": "2026-11-22T07:00:00Z"}],
+            settings=Settings(),
+            source="test",
+        )
+    csrf = login(client, "root@example.com")
+    page = client.get("/admin/quarantine").text
+    assert "unknown_service" in page and "search" in page
+    make_service(db, slug="search", name="Search")
+    r = client.post("/admin/quarantine/replay", data={"reason": "unknown_service", "csrf_token": csrf})
+    assert r.status_code == 200
+    assert "accepted 1" in r.text
+    assert "Nothing is quarantined" in r.text

@@ -40,6 +40,7 @@ from juncture.catalog.schemas import (
     ServiceUpdate,
 )
 from juncture.jobs import service as jobs_service
+from juncture.signals import service as signals_service
 from juncture.kit.errors import JunctureError, Unauthenticated
 from juncture.store.uow import unit_of_work
 from juncture.web.forms import checkbox, parse, parse_steps, steps_text
@@ -643,6 +644,53 @@ def jobs_page(request: Request, session: SessionDep, actor: PageAdmin) -> Respon
         "jobs.html",
         {"jobs": jobs_service.list_jobs(session), "runs": runs, "total": total},
     )
+
+
+@router.get("/admin/quarantine")
+def quarantine_page(
+    request: Request,
+    session: SessionDep,
+    actor: PageAdmin,
+    reason: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    rows, total = signals_service.list_quarantine(session, reason=reason or None, limit=50, offset=offset)
+    return render(
+        request,
+        "quarantine.html",
+        {
+            "rows": rows,
+            "total": total,
+            "offset": offset,
+            "limit": 50,
+            "reason": reason or "",
+            "reasons": signals_service.quarantine_reasons(session),
+            "flash": request.query_params.get("done"),
+        },
+    )
+
+
+@router.post("/admin/quarantine/replay")
+async def quarantine_replay(
+    request: Request, session: SessionDep, settings: SettingsDep, actor: PageAdmin
+) -> Response:
+    form = await request.form()
+    ids = [int(str(i)) for i in form.getlist("ids") if str(i).isdigit()]
+    reason = str(form.get("reason") or "") or None
+    result = signals_service.replay(session, settings=settings, ids=ids or None, reason=reason)
+    return _see_other(
+        f"/admin/quarantine?done=replayed+{result.replayed}:+accepted+{result.accepted},"
+        f"+still+quarantined+{result.still_quarantined}"
+    )
+
+
+@router.post("/admin/quarantine/drop")
+async def quarantine_drop(request: Request, session: SessionDep, actor: PageAdmin) -> Response:
+    form = await request.form()
+    ids = [int(str(i)) for i in form.getlist("ids") if str(i).isdigit()]
+    reason = str(form.get("reason") or "") or None
+    dropped = signals_service.drop(session, ids=ids or None, reason=reason)
+    return _see_other(f"/admin/quarantine?done=dropped+{dropped}")
 
 
 def install(app: FastAPI) -> None:

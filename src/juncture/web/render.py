@@ -44,6 +44,7 @@ NAV: list[dict[str, Any]] = [
 ADMIN_NAV: list[dict[str, Any]] = [
     {"href": "/admin/users", "label": "Users", "scope": "admin"},
     {"href": "/admin/tokens", "label": "API tokens", "scope": "write"},
+    {"href": "/admin/quarantine", "label": "Quarantine", "scope": "admin"},
     {"href": "/admin/audit", "label": "Audit log", "scope": "admin"},
     {"href": "/admin/jobs", "label": "Jobs", "scope": "admin"},
 ]
