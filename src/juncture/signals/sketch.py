@@ -11,6 +11,7 @@ Tests check quantiles against numpy on the same data and against the ``ddsketch`
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -45,6 +46,7 @@ def bin_indices(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
 _OFFSET = math.ceil(math.log(MIN_INDEXABLE) / LOG_GAMMA) - 1
 
 
+@functools.lru_cache(maxsize=65_536)
 def bin_value(k: int) -> float:
     """The representative value of signed bin ``k`` (within relative accuracy of its members)."""
     if k == 0:
@@ -110,24 +112,34 @@ def count(bins: Bins) -> int:
 
 
 def quantiles(bins: Bins, qs: Iterable[float]) -> list[float | None]:
-    """Quantiles (0..1) of the sketched values; None for an empty sketch."""
-    ordered: list[tuple[float, int]] = [(bin_value(-int(k)), int(c)) for k, c in bins["n"].items()]
-    if bins.get("z"):
-        ordered.append((0.0, int(bins["z"])))
-    ordered.extend((bin_value(int(k)), int(c)) for k, c in bins["p"].items())
+    """Quantiles (0..1) of the sketched values; None for an empty sketch.
+
+    The rank of quantile q is q * (n - 1); the answer is the representative value of the bin
+    holding that rank (the "lower" quantile, within the sketch's relative accuracy).
+    """
+    wanted = list(qs)
+    # Ascending values: negative bins by falling magnitude, zeros, positive bins by rising index.
+    ordered = [(-int(k), int(c)) for k, c in bins["n"].items()]
     ordered.sort()
+    zero = int(bins.get("z", 0))
+    if zero:
+        ordered.append((0, zero))
+    positive = [(int(k), int(c)) for k, c in bins["p"].items()]
+    positive.sort()
+    ordered.extend(positive)
     total = sum(c for _, c in ordered)
     if total == 0:
-        return [None for _ in qs]
-    out: list[float | None] = []
-    for q in qs:
-        rank = q * (total - 1)
-        seen = 0
-        chosen = ordered[-1][0]
-        for value, c in ordered:
-            seen += c
-            if seen > rank:
-                chosen = value
-                break
-        out.append(chosen)
-    return out
+        return [None for _ in wanted]
+    targets = sorted((q * (total - 1), i) for i, q in enumerate(wanted))
+    out: list[float | None] = [None] * len(wanted)
+    seen = 0
+    t = 0
+    for k, c in ordered:
+        seen += c
+        while t < len(targets) and seen > targets[t][0]:
+            out[targets[t][1]] = bin_value(k)
+            t += 1
+        if t == len(targets):
+            break
+    last = bin_value(ordered[-1][0])
+    return [last if v is None else v for v in out]
