@@ -18,6 +18,7 @@ from juncture.analytics.anomaly import (
     infer_season_length,
     score_series,
 )
+from juncture.analytics.anomaly_shape import nearest_window_distance
 
 ANY_FLOATS = hnp.arrays(
     np.float64,
@@ -164,6 +165,95 @@ def test_detects_injected_spike_and_level_shift(seed: int) -> None:
     assert alerts[0].index == spike_at
     assert alerts[0].timestamp == _hourly(x.size)[spike_at]
     assert alerts[0].z > 5.0
+
+
+def _brute_nearest(q: npt.NDArray[np.float64], window: int, points: int, gap: int) -> list[float]:
+    out = []
+    for t in range(q.size):
+        a = q[t - window + 1 : t + 1]
+        best = np.inf
+        for e in range(max(window - 1, t - points), t - gap + 1):
+            best = min(best, float(np.sum((a - q[e - window + 1 : e + 1]) ** 2)))
+        out.append(best if t >= window - 1 and np.isfinite(best) else np.nan)
+    return out
+
+
+@pytest.mark.parametrize(("window", "points", "gap"), [(8, 60, 8), (5, 30, 8), (1, 10, 1)])
+def test_nearest_window_distance_is_exact_in_any_batches(
+    window: int, points: int, gap: int
+) -> None:
+    rng = np.random.default_rng(window + points)
+    q = np.clip(np.round(rng.normal(0.0, 6.0, 700)), -20, 20)
+    whole = nearest_window_distance(q, np.zeros(0), window, points, gap)
+    np.testing.assert_array_equal(whole, _brute_nearest(q, window, points, gap))
+    parts, start = [], 0
+    for stop in [*np.sort(rng.integers(0, q.size, 12)).tolist(), q.size]:
+        parts.append(nearest_window_distance(q[start:stop], q[:start], window, points, gap))
+        start = stop
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shape_change_within_the_usual_range_is_novel(seed: int) -> None:
+    # A wave whose frequency doubles for 100 points: every value is inside the usual range,
+    # only the shape is new.
+    rng = np.random.default_rng(seed)
+    t = np.arange(4000)
+    x = np.sin(2 * np.pi * t / 50) + rng.normal(0.0, 0.05, t.size)
+    changed = slice(3000, 3100)
+    x[changed] = np.sin(2 * np.pi * t[changed] / 25) + rng.normal(0.0, 0.05, 100)
+    result = score_series(x)
+    shape = result.component_z[:, COMPONENTS.index("shape_novelty")]
+    assert shape[changed].max() > 2.0 * shape[600:3000].max()
+    top = 3000 + int(np.argmax(result.score[changed]))
+    assert result.component_names()[top] == "shape_novelty"
+    assert result.score[changed].max() > result.score[600:3000].max()
+
+
+def test_weekly_pattern_is_learned() -> None:
+    # Hourly KPI with a daily cycle and quiet weekends, then one spike on a Wednesday.
+    rng = np.random.default_rng(1)
+    t = np.arange(24 * 7 * 10)
+    weekend = (t // 24) % 7 >= 5
+    x = 10 + 3 * np.sin(2 * np.pi * t / 24) - 6.0 * weekend + rng.normal(0.0, 0.3, t.size)
+    spike_at = 24 * 7 * 8 + 24 * 2 + 12
+    x[spike_at] += 4.0
+    ts = _hourly(x.size)
+    weekly = score_series(x, ts)
+    later = (t >= 24 * 7 * 3) & (np.abs(t - spike_at) > 24)
+    assert weekly.score[later].max() < 0.5
+    assert weekly.score[spike_at] >= 0.5
+    assert weekly.component_names()[spike_at] == "seasonal_deviation"
+    # With the daily model only, the Monday and Saturday edges look as unusual as the spike.
+    daily = score_series(x, ts, weekly=False)
+    assert daily.score[spike_at] < weekly.score[spike_at]
+
+
+def test_shape_parameters_are_checked() -> None:
+    with pytest.raises(ValueError, match="length"):
+        score_series(np.zeros(3), shape_scales=(1, 16), shape_weights=(1.0,))
+    with pytest.raises(ValueError, match="out of range"):
+        score_series(
+            np.zeros(3),
+            shape_scales=(1,),
+            shape_weights=(1.0,),
+            shape_windows=(8,),
+            shape_points=(4,),
+        )
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_one_alert_per_episode_unless_it_gets_much_worse(seed: int) -> None:
+    x = _seasonal_series(seed)
+    x[1000] += 9.0  # an alert
+    x[1030] += 15.0  # a little worse, soon after: the same episode, no new alert
+    x[1060] += 40.0  # much worse: alerts again
+    result = score_series(x, _hourly(x.size))
+    assert result.score[1000] >= 0.5
+    assert result.score[1030] < 0.5
+    assert result.score[1060] >= 0.5
+    again = score_series(x, _hourly(x.size), realert_ratio=1.0)
+    assert again.score[1030] >= 0.5
 
 
 def test_saved_state_resumes_identically() -> None:

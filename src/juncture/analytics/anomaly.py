@@ -11,6 +11,8 @@ import numpy.typing as npt
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import lfilter
 
+from juncture.analytics.anomaly_shape import nearest_window_distance
+
 __all__ = [
     "COMPONENTS",
     "AnomalyAlert",
@@ -24,9 +26,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Component names, in the order of :attr:`AnomalyResult.component_z` columns.
-COMPONENTS: tuple[str, ...] = ("spike", "level_shift", "seasonal_deviation", "drift")
+COMPONENTS: tuple[str, ...] = (
+    "spike",
+    "level_shift",
+    "seasonal_deviation",
+    "drift",
+    "shape_novelty",
+)
 
-_SPIKE, _SHIFT, _SEASONAL, _DRIFT = range(4)
+_SPIKE, _SHIFT, _SEASONAL, _DRIFT, _SHAPE = range(5)
 _SECONDS_PER_DAY = 86_400.0
 # Values are clipped here so that cubes of differences stay finite in float64.
 _VALUE_LIMIT = 1e90
@@ -35,6 +43,18 @@ _HEAD_FOR_PERIOD = 16
 # Surprise is capped (beyond it, every point is equally unusual) and ignored at the start.
 _Z_CAP = 1e3
 _MIN_HISTORY = 10
+# The score at which a point is an alert (the default of AnomalyResult.alerts).
+_ALERT_SCORE = 0.5
+# The weekly view may win only after this many days of weekly residuals (its scale settles).
+_WEEKLY_SETTLE_DAYS = 1
+# Shape novelty: values are quantised to integers in [-_SHAPE_LEVELS, _SHAPE_LEVELS] around
+# a fast baseline, in units of the typical step; distances below one quantum are noise.
+_SHAPE_LEVELS = 20
+_SHAPE_BASE_ALPHA = 0.05
+_SHAPE_STEP_ALPHA = 0.01
+_SHAPE_FLOOR = 1.0
+# Candidate windows end at least this many points back (and never overlap the window).
+_SHAPE_GAP = 8
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -111,7 +131,7 @@ class AnomalyResult:
         Anomaly score in [0, 1] per point (0 for missing values).
     component : ndarray of int8
         Index into :data:`COMPONENTS` of the component that drives each score.
-    component_z : ndarray of float64, shape (n, 4)
+    component_z : ndarray of float64, shape (n, 5)
         Surprise of each component (standard deviations; 0 when not yet available).
     timestamps : ndarray of datetime64 or None
         The timestamps that were scored, when given.
@@ -250,6 +270,13 @@ class _Params:
     drift_weight: float
     shift_weight: float
     scale_power: float
+    shape_scales: tuple[int, ...]
+    shape_weights: tuple[float, ...]
+    shape_windows: tuple[int, ...]
+    shape_points: tuple[int, ...]
+    shape_step: float
+    weekly: bool
+    realert_ratio: float
 
 
 def _surprise(
@@ -297,6 +324,50 @@ def _shift(
     r = np.where(ok, fast - lagged, np.nan)
     alpha = p.scale_alpha if key.startswith("shift") else p.scale_alpha * 0.25
     return _surprise(carry, key, r, alpha, p.scale_power, floor)
+
+
+def _shape_novelty(
+    carry: _Carry,
+    key: str,
+    x: FloatArray,
+    scale: int,
+    window: int,
+    points: int,
+    p: _Params,
+    floor: FloatArray,
+) -> FloatArray:
+    """Surprise of the distance from the recent shape to its nearest match in the past.
+
+    At ``scale`` > 1 the series is smoothed and one point in ``scale`` is kept (those whose
+    absolute position is a multiple of ``scale``), so windows span longer shapes; the
+    surprise is then 0 between kept points.
+    """
+    n = x.size
+    sel: npt.NDArray[np.intp] | None = None
+    if scale > 1:
+        x = carry.ewm(key + ".smooth", x, 2.0 / (scale + 1.0))
+        sel = np.flatnonzero(carry.pos % scale == 0)
+        x, floor = x[sel], floor[sel]
+    if x.size == 0:
+        return np.zeros(n)
+    seen = carry.count(key + ".seen", np.ones(x.size, dtype=bool))
+    base = carry.lag(key + ".base.lag", carry.ewm(key + ".base", x, _SHAPE_BASE_ALPHA, seen), 1)
+    prev = carry.lag(key + ".x", x, 1)
+    step = carry.ewm(
+        key + ".step", np.where(np.isfinite(prev), np.abs(x - prev), 0.0), _SHAPE_STEP_ALPHA, seen
+    )
+    q = np.round((x - np.where(np.isfinite(base), base, x)) / (p.shape_step * step + floor))
+    q = np.where(np.isfinite(q), np.clip(q, -_SHAPE_LEVELS, _SHAPE_LEVELS), 0.0)
+    tail = carry.tails.get(key + ".q", np.zeros(0))
+    d2 = nearest_window_distance(q, tail, window, points, max(window, _SHAPE_GAP))
+    carry.tails[key + ".q"] = np.concatenate([tail, q])[-(points + window - 1) :].copy()
+    dist = np.sqrt(np.maximum(d2, 0.0))
+    z, _ = _surprise(carry, key, dist, p.scale_alpha, p.scale_power, np.full(x.size, _SHAPE_FLOOR))
+    if sel is None:
+        return z
+    out = np.zeros(n)
+    out[sel] = z
+    return out
 
 
 def _better(
@@ -361,6 +432,16 @@ def _pipeline(
             excess = np.abs(r_spike - np.clip(r_spike, band_lo, np.maximum(band_lo, band_hi)))
             z_band = np.minimum(excess / (season[1] + floor), _Z_CAP)
             season = (np.where(known & np.isfinite(season[1]), z_band, season[0]), season[1])
+        if p.weekly:
+            # Weekly view: the residual against the same residual a week earlier; the view
+            # (daily or weekly) whose residuals have been smaller lately is used.
+            r_week = r_spike - carry.lag("season.week", r_spike, 7 * period)
+            week = _surprise(carry, "season.w", r_week, p.scale_alpha, p.scale_power, floor)
+            # Only once a whole day of weekly residuals has set its scale.
+            settled = (
+                carry.count("season.w.seen", np.isfinite(r_week)) > _WEEKLY_SETTLE_DAYS * period
+            )
+            season = _better(season, (week[0], np.where(settled, week[1], np.inf)))
         z_season = season[0]
         point = _better(spike, season)
         point_kind = np.where(season[1] < spike[1], _SEASONAL, _SPIKE)
@@ -376,7 +457,19 @@ def _pipeline(
                 drift, _shift(carry, "drift.s", ys, p.drift_fast, p.drift_slow, 1.0, p, floor)
             )
 
-    zs = np.stack([spike[0], shift[0], z_season, drift[0]], axis=1)
+    # Shape novelty: the recent window of values, at a few time scales, far from anything
+    # seen lately (the weighted surprise of the most telling scale counts).
+    shape_z = np.zeros(n)
+    shape_raw = np.zeros(n)
+    for i, scale in enumerate(p.shape_scales):
+        z = _shape_novelty(
+            carry, f"shape.{i}", x, scale, p.shape_windows[i], p.shape_points[i], p, floor
+        )
+        wins = p.shape_weights[i] * z > shape_z
+        shape_z = np.where(wins, p.shape_weights[i] * z, shape_z)
+        shape_raw = np.where(wins, z, shape_raw)
+
+    zs = np.stack([spike[0], shift[0], z_season, drift[0], shape_raw], axis=1)
     zs = np.where(missing[:, None], 0.0, zs)
     point_z = point[0]
     shift_z = p.shift_weight * shift[0]
@@ -388,11 +481,13 @@ def _pipeline(
         inside = (x <= hi) & (x >= lo)
         point_z = np.where(inside, point_z * p.range_damp, point_z)
         shift_z = np.where(inside, shift_z * p.range_shift, shift_z)
-    candidates = np.stack([point_z, shift_z, p.drift_weight * drift[0]], axis=1)
+    candidates = np.stack([point_z, shift_z, p.drift_weight * drift[0], shape_z], axis=1)
     candidates = np.where(missing[:, None], 0.0, candidates)
     best = np.argmax(candidates, axis=1)
     total = candidates[np.arange(n), best]
-    kinds = np.stack([point_kind, np.full(n, _SHIFT), np.full(n, _DRIFT)], axis=1)
+    kinds = np.stack(
+        [point_kind, np.full(n, _SHIFT), np.full(n, _DRIFT), np.full(n, _SHAPE)], axis=1
+    )
     component = kinds[np.arange(n), best].astype(np.int8)
 
     # Statistics of the first points are unreliable: their surprise is damped, and so it
@@ -404,7 +499,13 @@ def _pipeline(
     smooth = carry.ewm("smooth", total, p.smooth_alpha)
     stat = np.maximum(p.single_weight * total, smooth)
     recent = carry.previous_max("recent", stat, p.suppress_points)
-    stat = np.where(stat > p.suppress_ratio * recent, stat, stat * p.damp)
+    beats = stat > p.suppress_ratio * recent
+    # After an alert (a score of at least 0.5), the same episode must get much worse to
+    # alert again within the suppression window: one alert per incident, not a burst.
+    alert_stat = p.z_scale * np.log(1.0 / (1.0 - _ALERT_SCORE))
+    alerted = np.where(stat >= alert_stat, stat, 0.0)
+    beats &= stat > p.realert_ratio * carry.previous_max("alerted", alerted, p.suppress_points)
+    stat = np.where(beats, stat, stat * p.damp)
     score = -np.expm1(-stat / p.z_scale)
     score = np.where(missing | ~np.isfinite(score), 0.0, np.clip(score, 0.0, 1.0))
     new_state = replace(
@@ -419,22 +520,28 @@ def _pipeline(
 class StreamingAnomalyDetector:
     """Streaming anomaly detector for one series, scoring each point from past data only.
 
-    Four components watch the series, each a residual divided by the (cubic) power mean of
+    Five components watch the series, each a residual divided by the (cubic) power mean of
     its own past sizes, so that one parameter set serves every series whatever its units
     and noise:
 
     - **spike**: the point against a fast exponential level of the points before it;
     - **seasonal_deviation**: the same residual against the residuals at the same time of
-      day on previous days (tolerant to a few points of jitter); when it has been the better
-      model lately it replaces the spike model;
+      day on previous days (tolerant to a few points of jitter), or at the same time a week
+      earlier, whichever has been the better model lately; when it has been better than
+      the spike model lately it replaces it;
     - **level_shift**: a fast mean against a slow mean that ends a few points back, on the
       series and on the series with yesterday's pattern taken out (the better view wins);
-    - **drift**: the same at a much slower pace.
+    - **drift**: the same at a much slower pace;
+    - **shape_novelty**: the distance from the last few points (quantised, around a fast
+      baseline) to the nearest window of the recent past, at a few time scales (the series
+      smoothed and thinned to one point in 16 or 64 for longer shapes): a change of shape
+      or noise inside a range the series has already visited.
 
     The largest surprise drives the point. A point inside the range of the recent past
     counts less (it has been seen before), a short memory turns runs of moderate surprise
     into evidence, and a point is reported only when its surprise beats the largest of the
-    recent past, so an episode gives one alert rather than many. The surprise ``s`` is
+    recent past (and, shortly after an alert, 1.5 times that alert's), so an episode gives one
+    alert rather than many. The surprise ``s`` is
     mapped to a score ``1 - exp(-s / z_scale)`` in [0, 1]; 0.5 is the alerting level.
 
     The score at a point never changes when later points arrive, and feeding a series in
@@ -486,6 +593,22 @@ class StreamingAnomalyDetector:
     scale_power : float
         Power of the mean used for residual scales (higher: a rare large residual raises
         the scale more, so repeats of it surprise less).
+    shape_scales : tuple of int
+        Time scales of the shape-novelty component: 1 uses the points themselves, ``k``
+        a smoothed series thinned to one point in ``k``. Empty turns it off.
+    shape_weights : tuple of float
+        Weight of each scale's surprise against the point surprise.
+    shape_windows : tuple of int
+        Points (after thinning) in the window whose shape is compared, per scale.
+    shape_points : tuple of int
+        How many points (after thinning) back the nearest window is searched, per scale.
+    shape_step : float
+        Quantum of the shape windows, in typical point-to-point steps of the series.
+    weekly : bool
+        Whether the seasonal model also compares with the same time a week earlier.
+    realert_ratio : float
+        Within ``suppress_points`` after an alert (a score of at least 0.5), how many times
+        more surprising than that alert a point must be to be reported.
 
     Attributes
     ----------
@@ -520,11 +643,11 @@ class StreamingAnomalyDetector:
         season_days: int = 3,
         smooth_alpha: float = 0.4,
         z_scale: float = 5.0,
-        suppress_points: int = 100,
+        suppress_points: int = 120,
         suppress_ratio: float = 1.0,
         warmup_points: int = 400,
         single_weight: float = 0.9,
-        range_shift: float = 0.7,
+        range_shift: float = 0.6,
         season_band: int = 2,
         range_damp: float = 0.5,
         range_points: int = 1500,
@@ -533,6 +656,13 @@ class StreamingAnomalyDetector:
         drift_weight: float = 1.0,
         shift_weight: float = 0.9,
         scale_power: float = 3.0,
+        shape_scales: tuple[int, ...] = (1, 16, 64),
+        shape_weights: tuple[float, ...] = (0.7, 2.0, 2.0),
+        shape_windows: tuple[int, ...] = (8, 5, 5),
+        shape_points: tuple[int, ...] = (600, 1200, 600),
+        shape_step: float = 0.4,
+        weekly: bool = True,
+        realert_ratio: float = 1.5,
     ) -> None:
         self.season_length = season_length
         self.level_alpha = level_alpha
@@ -557,6 +687,13 @@ class StreamingAnomalyDetector:
         self.drift_weight = drift_weight
         self.shift_weight = shift_weight
         self.scale_power = scale_power
+        self.shape_scales = shape_scales
+        self.shape_weights = shape_weights
+        self.shape_windows = shape_windows
+        self.shape_points = shape_points
+        self.shape_step = shape_step
+        self.weekly = weekly
+        self.realert_ratio = realert_ratio
 
     def get_params(self) -> dict[str, Any]:
         """Return the constructor parameters (scikit-learn convention).
@@ -590,12 +727,31 @@ class StreamingAnomalyDetector:
             "drift_weight",
             "shift_weight",
             "scale_power",
+            "shape_scales",
+            "shape_weights",
+            "shape_windows",
+            "shape_points",
+            "shape_step",
+            "weekly",
+            "realert_ratio",
         )
         return {name: getattr(self, name) for name in names}
 
     def _params(self) -> _Params:
         values = self.get_params()
         del values["season_length"]
+        sizes = {len(values[k]) for k in ("shape_weights", "shape_windows", "shape_points")}
+        if sizes != {len(values["shape_scales"])}:
+            msg = "shape_scales, shape_weights, shape_windows and shape_points differ in length"
+            raise ValueError(msg)
+        for k in ("shape_scales", "shape_weights", "shape_windows", "shape_points"):
+            values[k] = tuple(values[k])
+        for scale, window, points in zip(
+            values["shape_scales"], values["shape_windows"], values["shape_points"], strict=True
+        ):
+            if scale < 1 or window < 1 or points < max(window, _SHAPE_GAP):
+                msg = f"shape scale {scale}, window {window}, points {points} out of range"
+                raise ValueError(msg)
         return _Params(**values)
 
     def fit(
