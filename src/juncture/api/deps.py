@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from juncture.config import Settings
 from juncture.kit.errors import Forbidden, JunctureError, Unauthenticated
 from juncture.kit.logs import request_id_var
 from juncture.store.engine import Database
-from juncture.store.uow import Actor, unit_of_work
+from juncture.store.uow import Actor, after_commit, unit_of_work
 
 SESSION_COOKIE = "juncture_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -88,15 +89,21 @@ async def resolve_actor(
         return cached
     authorization = request.headers.get("authorization", "")
     actor: Actor | None = None
+    # Database work runs in the thread pool: blocking the event loop on a row lock held by
+    # another request would stall that request too.
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() != "bearer" or not credentials:
             raise Unauthenticated("use 'Authorization: Bearer <token>'", code="invalid_token")
-        actor = access_service.authenticate_token(session, raw=credentials)
+        actor = await run_in_threadpool(access_service.authenticate_token, session, raw=credentials)
+        if actor.token_id is not None:
+            db = get_db(request)
+            token_id = actor.token_id
+            after_commit(session, lambda: access_service.touch_token(db, token_id=token_id))
     else:
         secret = request.cookies.get(SESSION_COOKIE)
         if secret:
-            found = access_service.resolve_session(session, secret=secret)
+            found = await run_in_threadpool(access_service.resolve_session, session, secret=secret)
             if found is not None:
                 web_session, user = found
                 request.state.csrf_token = web_session.csrf_token

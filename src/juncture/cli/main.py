@@ -31,8 +31,10 @@ app.add_typer(tokens_app, name="tokens")
 
 from juncture.cli.detect import app as detect_app  # noqa: E402 - after app
 from juncture.cli.signals import import_command, quarantine_app, rollups_app  # noqa: E402 - after app
+from juncture.cli.simulate import simulate_command  # noqa: E402 - after app
 
 app.command("import")(import_command)
+app.command("simulate")(simulate_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(rollups_app, name="rollups")
 app.add_typer(detect_app, name="detect")
@@ -96,11 +98,17 @@ def demo(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: JUNCTURE_PORT or 8000]")] = None,
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Prepare the demo database, then exit.")
+        bool, typer.Option("--no-serve", help="Prepare the demo database (and load it), then exit.")
     ] = False,
+    days: Annotated[int, typer.Option(min=0, max=400, help="Days of simulated history (0: none).")] = 90,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
 ) -> None:
-    """Create the database, seed a demo company, print the admin login, and serve it."""
-    from juncture.cli.demo import prepare_demo
+    """Create the database, simulate a company, print the admin login, and serve it.
+
+    The server starts at once; the simulated history loads in the background (the overview shows
+    its progress). With --no-serve the history is loaded before the command returns.
+    """
+    from juncture.cli.demo import DemoLoader, prepare_demo
     from juncture.cli.serving import run_server
 
     cfg = settings()
@@ -110,14 +118,20 @@ def demo(
     if port:
         updates["port"] = port
     cfg = cfg.model_copy(update=updates)
-    email, password = prepare_demo(cfg)
+    email, password, fresh = prepare_demo(cfg)
+    loader = DemoLoader(cfg, days=days, seed=seed) if fresh and days > 0 else None
     err.print(
         f"\n[bold green]juncture demo ready[/bold green]  http://{cfg.host}:{cfg.port}/\n"
         f"  log in as [bold]{email}[/bold] with password [bold]{password}[/bold]\n"
         f"  database: {cfg.database_url}\n"
+        + (f"  loading {days} simulated days in the background\n" if loader and not no_serve else "")
     )
-    if not no_serve:
-        run_server(cfg)
+    if no_serve:
+        if loader is not None:
+            loader.run()
+            err.print(f"loaded {loader.status['accepted']:,} events")
+        return
+    run_server(cfg, background=loader)
 
 
 # ---------------------------------------------------------------- db

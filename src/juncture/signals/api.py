@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from juncture.api.deps import (
@@ -88,7 +89,7 @@ async def post_signals(
     """
     body = await _read_body(request, settings.ingest_max_bytes)
     records = parse_body(body, request.headers.get("content-type", "application/json"))
-    return _ingest(session, settings, records, f"api:{actor.label}")
+    return await run_in_threadpool(_ingest, session, settings, records, f"api:{actor.label}")
 
 
 @router.post("/webhooks/alertmanager", response_model=IngestSummary, tags=["signals"])
@@ -98,7 +99,9 @@ async def alertmanager(
     """Prometheus Alertmanager `webhook_config` receiver: alerts become `alert.*` metric points."""
     body = await _read_body(request, settings.ingest_max_bytes)
     (payload,) = parse_body(body, "application/json") or [None]
-    return _ingest(session, settings, alertmanager_records(payload), "webhook:alertmanager")
+    return await run_in_threadpool(
+        _ingest, session, settings, alertmanager_records(payload), "webhook:alertmanager"
+    )
 
 
 @router.post("/webhooks/helpdesk", response_model=IngestSummary, tags=["signals"])
@@ -108,7 +111,9 @@ async def helpdesk(
     """Generic help-desk ticket webhook (Zendesk, Freshdesk, Zammad triggers; docs/signals.md)."""
     body = await _read_body(request, settings.ingest_max_bytes)
     records = parse_body(body, "application/json")
-    return _ingest(session, settings, helpdesk_records(records), "webhook:helpdesk")
+    return await run_in_threadpool(
+        _ingest, session, settings, helpdesk_records(records), "webhook:helpdesk"
+    )
 
 
 # ---------------------------------------------------------------- survey widget

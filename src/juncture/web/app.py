@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -590,14 +591,16 @@ async def tokens_create(request: Request, session: SessionDep, actor: PageWriter
     scopes = [Scope(str(s)) for s in form.getlist("scopes") if str(s) in Scope.__members__]
     days_raw = str(form.get("expires_in_days") or "").strip()
     assert actor.user_id is not None
-    token, secret = access_service.create_token(
+    token, secret = await run_in_threadpool(
+        access_service.create_token,
         session,
         user_id=actor.user_id,
         scopes=scopes,
         name=str(form.get("name") or "")[:200],
         expires_in_days=int(days_raw) if days_raw.isdigit() else None,
     )
-    ctx = _tokens_context(session, actor) | {"new_token": secret, "new_token_row": token}
+    ctx = await run_in_threadpool(_tokens_context, session, actor)
+    ctx |= {"new_token": secret, "new_token_row": token}
     return render(request, "tokens.html", ctx, status_code=201)
 
 
@@ -677,7 +680,9 @@ async def quarantine_replay(
     form = await request.form()
     ids = [int(str(i)) for i in form.getlist("ids") if str(i).isdigit()]
     reason = str(form.get("reason") or "") or None
-    result = signals_service.replay(session, settings=settings, ids=ids or None, reason=reason)
+    result = await run_in_threadpool(
+        signals_service.replay, session, settings=settings, ids=ids or None, reason=reason
+    )
     return _see_other(
         f"/admin/quarantine?done=replayed+{result.replayed}:+accepted+{result.accepted},"
         f"+still+quarantined+{result.still_quarantined}"
@@ -689,7 +694,7 @@ async def quarantine_drop(request: Request, session: SessionDep, actor: PageAdmi
     form = await request.form()
     ids = [int(str(i)) for i in form.getlist("ids") if str(i).isdigit()]
     reason = str(form.get("reason") or "") or None
-    dropped = signals_service.drop(session, ids=ids or None, reason=reason)
+    dropped = await run_in_threadpool(signals_service.drop, session, ids=ids or None, reason=reason)
     return _see_other(f"/admin/quarantine?done=dropped+{dropped}")
 
 

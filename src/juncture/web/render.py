@@ -72,6 +72,7 @@ def render(
         "admin_nav": [item for item in ADMIN_NAV if item["scope"] in scopes],
         "can": lambda scope: scope in scopes,
         "path": request.url.path,
+        "demo_status": getattr(request.app.state, "demo_status", None),
     }
     ctx.update(context or {})
     name = fragment if fragment and request.headers.get("hx-request") else template
