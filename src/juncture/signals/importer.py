@@ -28,7 +28,9 @@ from juncture.signals.service import ingest_config
 from juncture.store.engine import Database
 from juncture.store.uow import Actor, unit_of_work
 
-BATCH = 5_000
+# Rows per transaction: larger batches mean fewer commits and WAL checkpoints on SQLite,
+# still a few tens of MB of records in memory.
+BATCH = 20_000
 FORMATS = ("ndjson", "csv", "parquet")
 
 Progress = Callable[[int], None]

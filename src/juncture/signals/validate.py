@@ -88,6 +88,10 @@ def _str(
     record: Mapping[str, Any], name: str, *, required: bool = False, limit: int = MAX_NAME
 ) -> str | None:
     value = record.get(name)
+    if value.__class__ is str and value:  # the common case, checked first
+        if len(value) > limit:
+            raise Refused("too_long", f"'{name}' is longer than {limit} characters")
+        return value
     if value is None or value == "":
         if required:
             raise Refused("missing_field", f"'{name}' is required")
@@ -164,8 +168,12 @@ def _text(
         raise Refused("bad_type", f"'{name}' must be a string")
     if len(value) > rules.max_text:
         raise Refused("too_long", f"'{name}' is longer than {rules.max_text} characters")
-    if "\ufffd" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if "\ufffd" in value:
         raise Refused("invalid_encoding", f"'{name}' is not valid UTF-8 text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        raise Refused("invalid_encoding", f"'{name}' is not valid UTF-8 text") from None
     return redactor(value)
 
 
@@ -216,8 +224,21 @@ def record_key(record: Mapping[str, Any], signal_type: str) -> str:
 
 # ------------------------------------------------------------------ per type
 
+# Metric names already checked (a handful in practice; bounded so junk cannot grow it).
+_NAME_OK: dict[str, bool] = {}
+
+
+def _good_name(name: str) -> bool:
+    ok = _NAME_OK.get(name)
+    if ok is None:
+        ok = all(c.isalnum() or c in "_." for c in name)
+        if len(_NAME_OK) < 10_000:
+            _NAME_OK[name] = ok
+    return ok
+
 
 Row = dict[str, Any]
+_LABEL_TYPES = (str, int, float)  # a tuple: isinstance with a union type is much slower
 
 
 def _metric(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Redactor) -> Row:
@@ -226,7 +247,7 @@ def _metric(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
     assert service is not None
     assert metric is not None
     metric = metric.lower()
-    if not all(c.isalnum() or c in "_." for c in metric):
+    if not _good_name(metric):
         raise Refused(
             "bad_name", f"metric name '{metric}' may only use letters, digits, '_' and '.'"
         )
@@ -244,7 +265,7 @@ def _metric(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
     region = None
     if labels is not None:
         if not isinstance(labels, dict) or not all(
-            isinstance(v, str | int | float) for v in labels.values()
+            isinstance(v, _LABEL_TYPES) for v in labels.values()
         ):
             raise Refused("bad_type", "'labels' must be an object of strings")
         region = labels.get("region")
