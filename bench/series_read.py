@@ -22,13 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._data import SERVICES, seed_catalog  # noqa: E402
-from juncture.config import Settings  # noqa: E402
-from juncture.signals import service  # noqa: E402
-from juncture.signals.ingest import Ingestor, IngestConfig, write_rollups  # noqa: E402
-from juncture.store import migrate  # noqa: E402
-from juncture.store.engine import Database  # noqa: E402
-from juncture.store.uow import unit_of_work  # noqa: E402
+from bench._data import SERVICES, seed_catalog
+
+from juncture.config import Settings
+from juncture.signals import service
+from juncture.signals.ingest import IngestConfig, Ingestor, write_rollups
+from juncture.store import migrate
+from juncture.store.engine import Database
+from juncture.store.uow import unit_of_work
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 90
@@ -43,7 +44,9 @@ def build(n: int, work: Path) -> Database:
     rng = np.random.default_rng(1)
     with unit_of_work(db) as session:
         ingestor = Ingestor(session, IngestConfig(retention_days={}), source="bench")
-        specs = [("metric", s, "latency_p95_ms", r, None, None, ()) for s in SERVICES for r in REGIONS]
+        specs = [
+            ("metric", s, "latency_p95_ms", r, None, None, ()) for s in SERVICES for r in REGIONS
+        ]
         ingestor._series_id(specs)
         series_ids = np.array([ingestor.series_ids[s] for s in specs], dtype=np.int64)
         service_ids = ingestor.catalog.services
@@ -60,7 +63,13 @@ def build(n: int, work: Path) -> Database:
                 "INSERT INTO signal_metrics (key, ts_ms, service_id, metric, value, unit, region, labels) "
                 "VALUES (?, ?, ?, 'latency_p95_ms', ?, 'ms', ?, NULL)",
                 (
-                    (f"b{start + i}", int(ts[i]), service_ids[specs[p][1]], float(values[i]), specs[p][3])
+                    (
+                        f"b{start + i}",
+                        int(ts[i]),
+                        service_ids[specs[p][1]],
+                        float(values[i]),
+                        specs[p][3],
+                    )
                     for i, p in enumerate(pick.tolist())
                 ),
             )
@@ -76,15 +85,28 @@ def read_times(db: Database, runs: int = 25) -> tuple[float, float, float, int]:
         with unit_of_work(db, write=False) as session:
             t = time.perf_counter()
             result = service.read_series(
-                session, signal_type="metric", metric="latency_p95_ms", subject="checkout", grain="h",
-                start=START, end=end, filters={"region": "eu"},
+                session,
+                signal_type="metric",
+                metric="latency_p95_ms",
+                subject="checkout",
+                grain="h",
+                start=START,
+                end=end,
+                filters={"region": "eu"},
             )
             ours.append(time.perf_counter() - t)
             buckets = len(result["all"])
             t = time.perf_counter()
             service.read_series(
-                session, signal_type="metric", metric="latency_p95_ms", subject="checkout", grain="h",
-                start=START, end=end, filters={"region": "eu"}, quantiles=False,
+                session,
+                signal_type="metric",
+                metric="latency_p95_ms",
+                subject="checkout",
+                grain="h",
+                start=START,
+                end=end,
+                filters={"region": "eu"},
+                quantiles=False,
             )
             no_q.append(time.perf_counter() - t)
             t = time.perf_counter()
@@ -96,8 +118,12 @@ def read_times(db: Database, runs: int = 25) -> tuple[float, float, float, int]:
                 (int(START.timestamp() * 1000), int(end.timestamp() * 1000)),
             ).fetchall()
             plain.append(time.perf_counter() - t)
-    return (statistics.median(ours) * 1000, statistics.median(no_q) * 1000,
-            statistics.median(plain) * 1000, buckets)
+    return (
+        statistics.median(ours) * 1000,
+        statistics.median(no_q) * 1000,
+        statistics.median(plain) * 1000,
+        buckets,
+    )
 
 
 def main(sizes: list[int]) -> None:
@@ -108,9 +134,11 @@ def main(sizes: list[int]) -> None:
         db = build(n, work)
         built = time.perf_counter() - started
         ours, no_q, plain, buckets = read_times(db)
-        print(f"  {n:>11,} raw events (built in {built:5.1f} s), {buckets} buckets: "
-              f"with p50/p95/p99 {ours:6.2f} ms, without quantiles {no_q:6.2f} ms; "
-              f"plain SELECT of the same rollup rows {plain:6.2f} ms (target < 20 ms)")
+        print(
+            f"  {n:>11,} raw events (built in {built:5.1f} s), {buckets} buckets: "
+            f"with p50/p95/p99 {ours:6.2f} ms, without quantiles {no_q:6.2f} ms; "
+            f"plain SELECT of the same rollup rows {plain:6.2f} ms (target < 20 ms)"
+        )
         db.dispose()
 
 

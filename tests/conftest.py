@@ -25,7 +25,8 @@ from juncture.store.engine import Database
 
 PG_ENV = "JUNCTURE_TEST_POSTGRES_URL"
 PG_REQUIRED_ENV = "JUNCTURE_TEST_POSTGRES_REQUIRED"
-PG_SCHEMA = "juncture_test"
+# One schema per test process, so parallel runs on one server never meet.
+PG_SCHEMA = f"juncture_test_{os.getpid()}"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 

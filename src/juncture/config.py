@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     )
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {
-            "metric": 400, "funnel": 400, "ticket": 730, "survey": 730, "review": 730, "deploy": 730,
+            "metric": 400,
+            "funnel": 400,
+            "ticket": 730,
+            "survey": 730,
+            "review": 730,
+            "deploy": 730,
         },
         description="Days raw signals of each type are kept (older ones are refused on ingest and "
         "purged daily); rollups are kept. JSON object by signal type.",
@@ -78,16 +83,21 @@ class Settings(BaseSettings):
     redact_patterns: dict[str, str] = Field(
         default_factory=dict,
         description="Extra PII patterns redacted from free text before storage, as JSON "
-        '`{"order_id": "ORD-\\d+"}`; e-mail, phone and Luhn-valid card numbers are always redacted.',
+        '`{"order_id": "ORD-\\d+"}`; e-mail, phone and Luhn-valid card numbers are always '
+        "redacted.",
     )
     ingest_max_records: int = Field(
         default=10_000, ge=1, description="Most records one `POST /api/v1/signals` call may carry."
     )
     ingest_max_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="Largest request body the ingest endpoints read."
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the ingest endpoints read.",
     )
     widget_rate_per_minute: int = Field(
-        default=30, ge=1, description="Survey-widget responses accepted per token and client address per minute."
+        default=30,
+        ge=1,
+        description="Survey-widget responses accepted per token and client address per minute.",
     )
     data_dir: Path = Field(
         default=Path("."), description="Where the demo writes its database and generated files."

@@ -104,7 +104,9 @@ def test_valid_records_of_every_type_are_accepted(db: Database) -> None:
     records = mixed(120)
     result = ingest(db, records)
     assert result["accepted"] == 120, result
-    assert result["accepted_by_type"] == dict.fromkeys(("deploy", "funnel", "metric", "review", "survey", "ticket"), 20)
+    assert result["accepted_by_type"] == dict.fromkeys(
+        ("deploy", "funnel", "metric", "review", "survey", "ticket"), 20
+    )
     assert raw_count(db) == 120
 
 
@@ -194,7 +196,9 @@ def test_ticket_state_is_independent_of_arrival_order(
             "team": team,
             "priority": p,
             "status": None,
-            **dict.fromkeys(("channel", "category", "customer_id", "region", "segment", "service", "agent_id")),
+            **dict.fromkeys(
+                ("channel", "category", "customer_id", "region", "segment", "service", "agent_id")
+            ),
         }
         for i, (t, k, a, team, p) in enumerate(events)
     ]
@@ -416,8 +420,10 @@ def test_concurrent_writers_with_overlapping_batches(db: Database) -> None:
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(batches,)),
-               threading.Thread(target=writer, args=(batches[::-1],))]
+    threads = [
+        threading.Thread(target=writer, args=(batches,)),
+        threading.Thread(target=writer, args=(batches[::-1],)),
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 import typer
 from typer.testing import CliRunner
 
@@ -48,8 +47,9 @@ def test_bad_scenario_is_one_line_and_non_zero(tmp_path: Path) -> None:
     assert "traffic.sessions_per_day" in lines[0]
 
 
-def test_into_loads_every_record_through_ingest(db_url: str, db: object, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_into_loads_every_record_through_ingest(
+    db_url: str, db: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--into goes through the real ingest path: every generated record is accepted."""
     import json
 
@@ -64,7 +64,9 @@ def test_into_loads_every_record_through_ingest(db_url: str, db: object, tmp_pat
     assert result.exit_code == 0, result.output
     assert "quarantined 0" in result.stderr
     with unit_of_work(db, write=False) as session:  # type: ignore[arg-type]
-        stored = sum(session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES.values())
+        stored = sum(
+            session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES.values()
+        )
     import re
 
     match = re.search(r"accepted ([\d,]+)", result.stderr)

@@ -232,7 +232,9 @@ def test_token_page_shows_a_new_token_once(client: TestClient, db: Database) -> 
     assert secret not in client.get("/admin/tokens").text
 
 
-def test_quarantine_page_replays_after_the_catalog_is_fixed(client: TestClient, db: Database) -> None:
+def test_quarantine_page_replays_after_the_catalog_is_fixed(
+    client: TestClient, db: Database
+) -> None:
     from juncture.config import Settings
     from juncture.signals import service as signals_service
     from juncture.store.uow import unit_of_work
@@ -250,7 +252,9 @@ def test_quarantine_page_replays_after_the_catalog_is_fixed(client: TestClient, 
     page = client.get("/admin/quarantine").text
     assert "unknown_service" in page and "search" in page
     make_service(db, slug="search", name="Search")
-    r = client.post("/admin/quarantine/replay", data={"reason": "unknown_service", "csrf_token": csrf})
+    r = client.post(
+        "/admin/quarantine/replay", data={"reason": "unknown_service", "csrf_token": csrf}
+    )
     assert r.status_code == 200
     assert "accepted 1" in r.text
     assert "Nothing is quarantined" in r.text

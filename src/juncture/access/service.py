@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from juncture.access import security
+from juncture.access import audit, security
 from juncture.access.enums import ROLE_SCOPES, Role, Scope
 from juncture.access.models import (
     ApiToken,
@@ -302,7 +303,10 @@ def touch_token(db: Database, *, token_id: int) -> None:
         session.execute(
             update(ApiToken)
             .where(ApiToken.id == token_id)
-            .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - timedelta(minutes=1)))
+            .where(
+                (ApiToken.last_used_at.is_(None))
+                | (ApiToken.last_used_at < now - timedelta(minutes=1))
+            )
             .values(last_used_at=now)
         )
 
@@ -444,3 +448,23 @@ def count_users(session: Session) -> int:
 
 def latest_change(session: Session) -> datetime | None:
     return session.scalar(select(func.max(AuditEvent.at)))
+
+
+def record_audit(
+    session: Session,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit event for a change made outside the ORM (bulk ingest, purges, replays)."""
+    audit.record(
+        session,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )

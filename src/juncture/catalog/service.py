@@ -252,3 +252,18 @@ def update_journey(session: Session, *, journey_id: int, data: JourneyUpdate) ->
 
 def delete_journey(session: Session, *, journey_id: int) -> None:
     _delete(session, get_journey_or_raise(session, journey_id=journey_id), "journey")
+
+
+def slug_ids(session: Session) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
+    """Slug-to-id maps for services, journeys and (journey slug, step slug) pairs."""
+    services = {slug: sid for sid, slug in session.execute(select(Service.id, Service.slug)).all()}
+    journeys = {slug: jid for jid, slug in session.execute(select(Journey.id, Journey.slug)).all()}
+    steps = {
+        (jslug, sslug): step_id
+        for step_id, jslug, sslug in session.execute(
+            select(JourneyStep.id, Journey.slug, JourneyStep.slug).join(
+                Journey, Journey.id == JourneyStep.journey_id
+            )
+        ).all()
+    }
+    return services, journeys, steps

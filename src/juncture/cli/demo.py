@@ -1,4 +1,4 @@
-"""Preparing the demo: schema, the simulated company's vocabulary, an admin login, and its history."""
+"""Preparing the demo: schema, the company vocabulary, an admin login, and its history."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def prepare_demo(settings: Settings) -> tuple[str, str, bool]:
             if admin is None:
                 access_service.create_user(
                     session,
-                    data=UserCreate(email=DEMO_ADMIN, role=Role.admin, name="Demo admin", password=password),
+                    data=UserCreate(
+                        email=DEMO_ADMIN, role=Role.admin, name="Demo admin", password=password
+                    ),
                 )
             else:
                 access_service.set_password(session, user_id=admin.id, password=password)
@@ -70,16 +72,23 @@ class DemoLoader:
         try:
             self.status["state"] = "simulating"
             today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            world = generate(load_scenario(None), days=self.days, seed=self.seed,
-                             start=today - timedelta(days=self.days - 1))
+            world = generate(
+                load_scenario(None),
+                days=self.days,
+                seed=self.seed,
+                start=today - timedelta(days=self.days - 1),
+            )
             self.status.update(state="loading", total=world.n_events)
 
             def progress(done: int, total: int) -> None:
                 self.status.update(done=done, total=total)
 
             summary = load_into_database(world, self.settings, on_progress=progress)
-            self.status.update(state="done", accepted=summary["accepted"],
-                               seconds=round(time.perf_counter() - started, 1))
+            self.status.update(
+                state="done",
+                accepted=summary["accepted"],
+                seconds=round(time.perf_counter() - started, 1),
+            )
             logger.info("demo history loaded", extra={"events": summary["accepted"]})
         except Exception as exc:  # the demo keeps serving; the banner shows the failure
             logger.exception("demo history failed to load")

@@ -100,7 +100,9 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Prepare the demo database (and load it), then exit.")
     ] = False,
-    days: Annotated[int, typer.Option(min=0, max=400, help="Days of simulated history (0: none).")] = 90,
+    days: Annotated[
+        int, typer.Option(min=0, max=400, help="Days of simulated history (0: none).")
+    ] = 90,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
 ) -> None:
     """Create the database, simulate a company, print the admin login, and serve it.
@@ -124,7 +126,11 @@ def demo(
         f"\n[bold green]juncture demo ready[/bold green]  http://{cfg.host}:{cfg.port}/\n"
         f"  log in as [bold]{email}[/bold] with password [bold]{password}[/bold]\n"
         f"  database: {cfg.database_url}\n"
-        + (f"  loading {days} simulated days in the background\n" if loader and not no_serve else "")
+        + (
+            f"  loading {days} simulated days in the background\n"
+            if loader and not no_serve
+            else ""
+        )
     )
     if no_serve:
         if loader is not None:

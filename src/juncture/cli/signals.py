@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from juncture.cli.common import database, err, handle_errors, out, settings
@@ -17,6 +25,10 @@ quarantine_app = typer.Typer(
     help="Records refused at ingest: list, inspect, replay, drop.", no_args_is_help=True
 )
 rollups_app = typer.Typer(help="Per-bucket aggregates of every series.", no_args_is_help=True)
+
+
+def _advance(progress: Progress, task: TaskID, position: int) -> None:
+    progress.update(task, completed=position)
 
 
 @handle_errors
@@ -31,7 +43,7 @@ def import_command(
         bool, typer.Option(help="Ignore earlier progress and read the files again")
     ] = False,
 ) -> None:
-    """Import signal files: streaming, resumable after an interruption, every record accounted for."""
+    """Import signal files: streaming, resumable after interruption, every record accounted for."""
     from juncture.signals.importer import file_size, import_file
 
     for path in files:
@@ -58,7 +70,7 @@ def import_command(
                 cfg,
                 path,
                 restart=restart,
-                on_progress=lambda pos, t=task: progress.update(t, completed=pos),
+                on_progress=functools.partial(_advance, progress, task),
             )
             summaries.append(summary)
             for key in totals:

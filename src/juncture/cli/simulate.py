@@ -91,7 +91,9 @@ def simulate_command(
             t0 = time.perf_counter()
             progress.update(task, total=world.n_events, completed=0)
             loaded = load_into_database(
-                world, settings(), on_progress=lambda done, total: progress.update(task, completed=done)
+                world,
+                settings(),
+                on_progress=lambda done, total: progress.update(task, completed=done),
             )
             timings["load"] = time.perf_counter() - t0
             err.print(

@@ -278,7 +278,7 @@ def _merge(summary: FileSummary, result: IngestResult) -> None:
 
 
 def file_size(path: Path) -> int:
-    """Total for the progress bar: bytes (NDJSON/CSV, compressed files: compressed bytes) or rows."""
+    """Total for the progress bar: bytes of NDJSON/CSV files, rows of Parquet files."""
     if detect_format(path) == "parquet":
         import pyarrow.parquet as pq
 

@@ -1,21 +1,21 @@
-"""Signals logic other rooms and the edges call: ingest, quarantine, series reads, rebuilds, purges."""
+"""Signals logic for other rooms and the edges: ingest, quarantine, series, rebuilds, purges."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import numpy as np
-from sqlalchemy import delete, func, select
+import orjson
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from juncture.access import audit
-from juncture.access.security import sha256_hex
-from juncture.catalog.models import Journey, JourneyStep, Service
+from juncture.access import service as access_service
+from juncture.catalog import service as catalog_service
 from juncture.config import Settings
 from juncture.kit import clock
 from juncture.kit.errors import Invalid, NotFound, Unauthenticated
@@ -34,6 +34,10 @@ from juncture.signals.models import Quarantined, Rollup, Series, SurveyWidget, T
 # ---------------------------------------------------------------- ingest
 
 
+def _sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def ingest_config(settings: Settings) -> IngestConfig:
     return IngestConfig(
         retention_days=settings.retention_days,
@@ -50,7 +54,7 @@ def ingest(
     ingestor = Ingestor(session, ingest_config(settings), source=source)
     result = ingestor.ingest(records)
     if result.redactions:
-        audit.record(
+        access_service.record_audit(
             session,
             action="signals.redact",
             object_type="signals",
@@ -148,7 +152,7 @@ def replay(
         item.resolved = "replayed"
         item.resolved_at = now
     session.flush()
-    audit.record(
+    access_service.record_audit(
         session,
         action="signals.quarantine_replay",
         object_type="quarantine",
@@ -187,7 +191,7 @@ def drop(session: Session, *, ids: Sequence[int] | None = None, reason: str | No
         item.resolved = "dropped"
         item.resolved_at = now
     session.flush()
-    audit.record(
+    access_service.record_audit(
         session,
         action="signals.quarantine_drop",
         object_type="quarantine",
@@ -283,10 +287,10 @@ def read_series(
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     for label, buckets in sorted(groups.items()):
         keys = sorted(buckets)
-        qs = (
+        qs: list[list[float | None]] = (
             _bucket_quantiles([buckets[k][4] for k in keys], (0.5, 0.95, 0.99))
             if quantiles
-            else [[None, None, None]] * len(keys)
+            else [[None, None, None] for _ in keys]
         )
         points = []
         for bucket_ms, q in zip(keys, qs, strict=True):
@@ -294,8 +298,14 @@ def read_series(
             points.append(
                 SeriesPoint(
                     bucket=epoch + timedelta(milliseconds=bucket_ms),
-                    count=int(count), sum=float(total), mean=float(total) / count if count else None,
-                    min=lo, max=hi, p50=q[0], p95=q[1], p99=q[2],
+                    count=int(count),
+                    sum=float(total),
+                    mean=float(total) / count if count else None,
+                    min=lo,
+                    max=hi,
+                    p50=q[0],
+                    p95=q[1],
+                    p99=q[2],
                 )
             )
         out[label] = points
@@ -365,9 +375,10 @@ def rebuild_rollups(session: Session, *, chunk: int = 50_000) -> dict[str, int]:
     from juncture.signals.ingest import Ingestor as _Ingestor
 
     session.execute(delete(Rollup))
-    services = {i: slug for i, slug in session.execute(select(Service.id, Service.slug)).all()}  # noqa: C416 - rows, not pairs
-    journeys = {i: slug for i, slug in session.execute(select(Journey.id, Journey.slug)).all()}  # noqa: C416 - rows, not pairs
-    steps = {i: slug for i, slug in session.execute(select(JourneyStep.id, JourneyStep.slug)).all()}  # noqa: C416 - rows, not pairs
+    by_slug, journey_by_slug, step_by_pair = catalog_service.slug_ids(session)
+    services = {i: slug for slug, i in by_slug.items()}
+    journeys = {i: slug for slug, i in journey_by_slug.items()}
+    steps = {i: pair[1] for pair, i in step_by_pair.items()}
     helper = _Ingestor.__new__(_Ingestor)
     helper.session = session
     helper.series_ids = {}
@@ -406,9 +417,9 @@ def rebuild_tickets(session: Session) -> int:
     states: dict[str, dict[str, Any]] = {}
     for row in session.execute(select(TicketEvent.__table__).order_by(TicketEvent.id)).mappings():
         state = states.setdefault(row["ticket_ref"], fresh_ticket(row["ticket_ref"]))
-        apply_event(state, row)
+        apply_event(state, dict(row))
     if states:
-        session.execute(Ticket.__table__.insert(), list(states.values()))
+        session.execute(insert(Ticket), list(states.values()))
     return len(states)
 
 
@@ -423,7 +434,7 @@ def purge_expired(session: Session, *, settings: Settings) -> dict[str, int]:
         result = session.execute(delete(table).where(table.c.ts_ms < now_ms - days * 86_400_000))
         removed[signal_type] = int(getattr(result, "rowcount", 0) or 0)
     if any(removed.values()):
-        audit.record(
+        access_service.record_audit(
             session,
             action="signals.retention_purge",
             object_type="signals",
@@ -462,7 +473,7 @@ def create_widget(
         touchpoint_kind=touchpoint_kind,
         touchpoint_ref=touchpoint_ref,
         prefix=prefix,
-        secret_hash=sha256_hex(secret),
+        secret_hash=_sha256_hex(secret),
     )
     session.add(widget)
     session.flush()
@@ -480,7 +491,7 @@ def widget_for_token(session: Session, *, token: str) -> SurveyWidget:
     widget = session.scalars(
         select(SurveyWidget).where(SurveyWidget.prefix == parts[1])
     ).one_or_none()
-    if widget is None or widget.secret_hash != sha256_hex(parts[2]) or not widget.active:
+    if widget is None or widget.secret_hash != _sha256_hex(parts[2]) or not widget.active:
         raise Unauthenticated(
             "unknown or disabled survey widget token", code="invalid_widget_token"
         )

@@ -17,13 +17,15 @@ from juncture.kit.errors import Invalid
 def alertmanager_records(payload: Any) -> list[dict[str, Any]]:
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
         raise Invalid("not an Alertmanager webhook payload (no 'alerts' list)", code="invalid_body")
-    common = payload.get("commonLabels") if isinstance(payload.get("commonLabels"), dict) else {}
+    raw_common = payload.get("commonLabels")
+    common: dict[str, Any] = raw_common if isinstance(raw_common, dict) else {}
     records: list[dict[str, Any]] = []
     for alert in payload["alerts"]:
         if not isinstance(alert, dict):
             records.append({"_unparsed": repr(alert)[:2000], "_reason": "not_an_object"})
             continue
-        labels = {**common, **(alert.get("labels") or {})}
+        own = alert.get("labels")
+        labels: dict[str, Any] = {**common, **(own if isinstance(own, dict) else {})}
         status = alert.get("status") or payload.get("status")
         firing = status == "firing"
         ts = alert.get("startsAt") if firing else (alert.get("endsAt") or alert.get("startsAt"))
@@ -80,7 +82,7 @@ def helpdesk_records(payload: Any) -> list[dict[str, Any]]:
             continue
         record: dict[str, Any] = {}
         for key, value in item.items():
-            target = HELPDESK_ALIASES.get(key, key)
+            target = HELPDESK_ALIASES.get(str(key), str(key))
             if target not in record or key == target:
                 record[target] = value
         record["type"] = "ticket"

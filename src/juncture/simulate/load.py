@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING, Any
 from juncture.access import service as access_service
 from juncture.access.schemas import TeamCreate
 from juncture.catalog import service as catalog_service
-from juncture.catalog.schemas import ChannelCreate, JourneyCreate, RegionCreate, ServiceCreate, StepIn
+from juncture.catalog.schemas import (
+    ChannelCreate,
+    JourneyCreate,
+    RegionCreate,
+    ServiceCreate,
+    StepIn,
+)
 from juncture.signals import service as signals_service
-from juncture.signals.ingest import Ingestor, IngestResult
 from juncture.simulate.catalog import DEFAULT_CATALOG
 from juncture.store.engine import Database
 from juncture.store.uow import unit_of_work
@@ -39,35 +44,57 @@ def seed_catalog(db: Database, catalog: Any = DEFAULT_CATALOG) -> bool:
         for team in data["teams"]:
             created = access_service.create_team(
                 session,
-                data=TeamCreate(slug=team["slug"], name=team["name"], kind=team.get("kind", "ops"),
-                                timezone=team.get("timezone", "UTC")),
+                data=TeamCreate(
+                    slug=team["slug"],
+                    name=team["name"],
+                    kind=team.get("kind", "ops"),
+                    timezone=team.get("timezone", "UTC"),
+                ),
             )
             teams[team["slug"]] = created.id
         services = {}
         for svc in data["services"]:
             created_svc = catalog_service.create_service(
                 session,
-                data=ServiceCreate(slug=svc["slug"], name=svc["name"], owner_team_id=teams[svc["owner"]],
-                                   tier=svc.get("tier", 2), description=svc.get("description", "")),
+                data=ServiceCreate(
+                    slug=svc["slug"],
+                    name=svc["name"],
+                    owner_team_id=teams[svc["owner"]],
+                    tier=svc.get("tier", 2),
+                    description=svc.get("description", ""),
+                ),
             )
             services[svc["slug"]] = created_svc.id
         for journey in data["journeys"]:
             catalog_service.create_journey(
                 session,
                 data=JourneyCreate(
-                    slug=journey["slug"], name=journey["name"],
+                    slug=journey["slug"],
+                    name=journey["name"],
                     owner_team_id=teams.get(journey.get("owner", "")),
-                    steps=[StepIn(slug=s["slug"], name=s["name"], service_ids=[services[x] for x in s["services"]])
-                           for s in journey["steps"]],
+                    steps=[
+                        StepIn(
+                            slug=s["slug"],
+                            name=s["name"],
+                            service_ids=[services[x] for x in s["services"]],
+                        )
+                        for s in journey["steps"]
+                    ],
                 ),
             )
         for region in data["regions"]:
             catalog_service.create_region(
-                session, data=RegionCreate(slug=region["slug"], name=region["name"], timezone=region["timezone"])
+                session,
+                data=RegionCreate(
+                    slug=region["slug"], name=region["name"], timezone=region["timezone"]
+                ),
             )
         for channel in data["channels"]:
             catalog_service.create_channel(
-                session, data=ChannelCreate(slug=channel["slug"], name=channel["name"], kind=channel["kind"])
+                session,
+                data=ChannelCreate(
+                    slug=channel["slug"], name=channel["name"], kind=channel["kind"]
+                ),
             )
     return True
 
@@ -103,12 +130,23 @@ def load_into_database(
     db = Database(settings)
     try:
         seed_catalog(db)
-        config = signals_service.ingest_config(settings)
-        total = IngestResult()
+        totals: dict[str, Any] = {
+            "received": 0,
+            "accepted": 0,
+            "duplicates": 0,
+            "quarantined": 0,
+            "reasons": {},
+        }
         done = 0
         for batch in world.iter_records(batch_size=batch_size):
             with unit_of_work(db) as session:
-                total.add(Ingestor(session, config, source="simulate").ingest(batch))
+                result = signals_service.ingest(
+                    session, records=batch, settings=settings, source="simulate"
+                )
+            for key in ("received", "accepted", "duplicates", "quarantined"):
+                totals[key] += getattr(result, key)
+            for reason, n in result.reasons.items():
+                totals["reasons"][reason] = totals["reasons"].get(reason, 0) + n
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, world.n_events)
@@ -117,6 +155,4 @@ def load_into_database(
     target = truth_path or Path(settings.data_dir) / "simulation-truth.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(world.truth.to_dict(), default=str))
-    summary = total.as_dict()
-    summary.pop("errors", None)
-    return summary
+    return totals
