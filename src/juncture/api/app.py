@@ -16,10 +16,10 @@ from juncture.api.observability import Metrics, ObservabilityMiddleware
 from juncture.catalog.api import router as catalog_router
 from juncture.config import Settings
 from juncture.jobs.api import router as jobs_router
-from juncture.signals.api import router as signals_router
 from juncture.jobs.runner import JobRunner
 from juncture.kit.errors import SchemaOutdated
 from juncture.kit.logs import configure_logging
+from juncture.signals.api import router as signals_router
 from juncture.store import migrate
 from juncture.store.engine import Database
 

@@ -41,8 +41,8 @@ from juncture.catalog.schemas import (
     ServiceUpdate,
 )
 from juncture.jobs import service as jobs_service
-from juncture.signals import service as signals_service
 from juncture.kit.errors import JunctureError, Unauthenticated
+from juncture.signals import service as signals_service
 from juncture.store.uow import unit_of_work
 from juncture.web.forms import checkbox, parse, parse_steps, steps_text
 from juncture.web.render import (
@@ -657,7 +657,9 @@ def quarantine_page(
     reason: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    rows, total = signals_service.list_quarantine(session, reason=reason or None, limit=50, offset=offset)
+    rows, total = signals_service.list_quarantine(
+        session, reason=reason or None, limit=50, offset=offset
+    )
     return render(
         request,
         "quarantine.html",
