@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -21,6 +20,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._data import records, seed_catalog
+
 from juncture.config import Settings
 from juncture.store import migrate
 from juncture.store.engine import Database
@@ -78,14 +78,29 @@ def main(gigabytes: float) -> None:
     seed_catalog(db)
     db.dispose()
     env = os.environ | {"JUNCTURE_DATABASE_URL": url}
-    floor, _, _ = watch([sys.executable, "-c", CLOCK_SHIM + "from juncture.cli import main; "
-                         "sys.argv = ['juncture', 'db', 'current']; main()"], env)
+    floor, _, _ = watch(
+        [
+            sys.executable,
+            "-c",
+            CLOCK_SHIM + "from juncture.cli import main; "
+            "sys.argv = ['juncture', 'db', 'current']; main()",
+        ],
+        env,
+    )
     peak, seconds, accepted = watch(
-        [sys.executable, "-c", CLOCK_SHIM + "from juncture.cli import main; "
-         f"sys.argv = ['juncture', 'import', '--json', '{path}']; main()"], env)
-    print(f"import of a {written / 1024**3:.2f} GB NDJSON file ({n:,} records, {accepted:,} accepted, "
-          f"{seconds:.0f} s): peak RSS {peak:.0f} MB (target < 500 MB); "
-          f"juncture started with the database open: {floor:.0f} MB")
+        [
+            sys.executable,
+            "-c",
+            CLOCK_SHIM + "from juncture.cli import main; "
+            f"sys.argv = ['juncture', 'import', '--json', '{path}']; main()",
+        ],
+        env,
+    )
+    print(
+        f"import of a {written / 1024**3:.2f} GB NDJSON file ({n:,} records, {accepted:,} accepted, "
+        f"{seconds:.0f} s): peak RSS {peak:.0f} MB (target < 500 MB); "
+        f"juncture started with the database open: {floor:.0f} MB"
+    )
     path.unlink()
 
 
