@@ -12,7 +12,12 @@ import orjson
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 SERVICES = ["web", "search", "catalog", "cart", "checkout", "payments", "notifications", "shipping"]
-STEPS = [("purchase", "browse"), ("purchase", "cart"), ("purchase", "checkout"), ("purchase", "paid")]
+STEPS = [
+    ("purchase", "browse"),
+    ("purchase", "cart"),
+    ("purchase", "checkout"),
+    ("purchase", "paid"),
+]
 REGIONS = ["eu", "us", "apac"]
 
 
@@ -28,22 +33,63 @@ def records(n: int, *, seed: int = 7, days: int = 60) -> Iterator[dict[str, Any]
         k = kinds[i]
         p = int(picks[i])
         if k == 0:
-            yield {"type": "metric", "ts": ts, "service": SERVICES[p % 8], "metric": "latency_p95_ms",
-                   "value": round(float(vals[i]), 2), "unit": "ms", "labels": {"region": REGIONS[p % 3]}}
+            yield {
+                "type": "metric",
+                "ts": ts,
+                "service": SERVICES[p % 8],
+                "metric": "latency_p95_ms",
+                "value": round(float(vals[i]), 2),
+                "unit": "ms",
+                "labels": {"region": REGIONS[p % 3]},
+            }
         elif k == 1:
             journey, step = STEPS[p % 4]
-            yield {"type": "funnel", "ts": ts, "journey": journey, "step": step, "session_id": f"s{p}",
-                   "region": REGIONS[p % 3], "channel": "web", "segment": "returning"}
+            yield {
+                "type": "funnel",
+                "ts": ts,
+                "journey": journey,
+                "step": step,
+                "session_id": f"s{p}",
+                "region": REGIONS[p % 3],
+                "channel": "web",
+                "segment": "returning",
+            }
         elif k == 2:
-            yield {"type": "ticket", "ts": ts, "ticket_id": f"T{p % 50_000}", "kind": ("created", "replied", "resolved")[p % 3],
-                   "actor_kind": "agent", "team": "support", "priority": "normal", "category": "delivery",
-                   "text": "Where is my parcel? It was due yesterday."}
+            yield {
+                "type": "ticket",
+                "ts": ts,
+                "ticket_id": f"T{p % 50_000}",
+                "kind": ("created", "replied", "resolved")[p % 3],
+                "actor_kind": "agent",
+                "team": "support",
+                "priority": "normal",
+                "category": "delivery",
+                "text": "Where is my parcel? It was due yesterday.",
+            }
         elif k == 3:
-            yield {"type": "survey", "ts": ts, "kind": "nps", "score": p % 11, "customer_id": f"c{p}"}
+            yield {
+                "type": "survey",
+                "ts": ts,
+                "kind": "nps",
+                "score": p % 11,
+                "customer_id": f"c{p}",
+            }
         elif k == 4:
-            yield {"type": "review", "ts": ts, "source": "app_store", "rating": 1 + p % 5, "text": "Works well"}
+            yield {
+                "type": "review",
+                "ts": ts,
+                "source": "app_store",
+                "rating": 1 + p % 5,
+                "text": "Works well",
+            }
         else:
-            yield {"type": "deploy", "ts": ts, "service": SERVICES[p % 8], "version": f"1.{p}", "actor": "ci"}
+            yield {
+                "type": "deploy",
+                "ts": ts,
+                "service": SERVICES[p % 8],
+                "version": f"1.{p}",
+                "actor": "ci",
+            }
 
 
 def write_ndjson(path: Path, n: int, *, seed: int = 7) -> Path:
@@ -63,8 +109,17 @@ def seed_catalog(db: Any) -> None:
 
     with unit_of_work(db) as session:
         team = access_service.create_team(session, data=TeamCreate(slug="sre", name="SRE"))
-        ids = {s: catalog_service.create_service(session, data=ServiceCreate(slug=s, name=s, owner_team_id=team.id)).id
-               for s in SERVICES}
-        catalog_service.create_journey(session, data=JourneyCreate(
-            slug="purchase", name="Purchase",
-            steps=[StepIn(slug=s, name=s, service_ids=[ids["web"]]) for _, s in STEPS]))
+        ids = {
+            s: catalog_service.create_service(
+                session, data=ServiceCreate(slug=s, name=s, owner_team_id=team.id)
+            ).id
+            for s in SERVICES
+        }
+        catalog_service.create_journey(
+            session,
+            data=JourneyCreate(
+                slug="purchase",
+                name="Purchase",
+                steps=[StepIn(slug=s, name=s, service_ids=[ids["web"]]) for _, s in STEPS],
+            ),
+        )

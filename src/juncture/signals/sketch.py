@@ -60,8 +60,8 @@ def from_indices(indices: Iterable[int], counts: Iterable[int]) -> Bins:
     zero = 0
     pos: dict[str, int] = {}
     neg: dict[str, int] = {}
-    for k, c in zip(indices, counts, strict=True):
-        k, c = int(k), int(c)
+    for index, n in zip(indices, counts, strict=True):
+        k, c = int(index), int(n)
         if k == 0:
             zero += c
         elif k > 0:

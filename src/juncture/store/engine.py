@@ -30,6 +30,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A 64 MiB page cache: bulk ingest touches far fewer disk pages.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     return on_connect
