@@ -29,9 +29,8 @@ def main(days: int) -> None:
     db = Database(settings)
     migrate.upgrade(db)
     db.dispose()
-    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
-        days=days - 1
-    )
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days)  # ends at midnight: nothing lies in the future
     began = time.perf_counter()
     world = generate(load_scenario(None), days=days, seed=7, start=start)
     generated = time.perf_counter() - began

@@ -76,7 +76,7 @@ class DemoLoader:
                 load_scenario(None),
                 days=self.days,
                 seed=self.seed,
-                start=today - timedelta(days=self.days - 1),
+                start=today - timedelta(days=self.days),  # ends at midnight, never ahead
             )
             self.status.update(state="loading", total=world.n_events)
 
