@@ -290,3 +290,16 @@ def test_infer_season_length() -> None:
     daily = np.datetime64("2026-01-01") + np.arange(20) * np.timedelta64(1, "D")
     assert infer_season_length(daily) is None
     assert infer_season_length(five_min[:1]) is None
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_bar_of_an_earlier_surprise_fades(seed: int) -> None:
+    x = _seasonal_series(seed)
+    x[1000] += 20.0  # a large surprise
+    x[1300] -= 14.0  # smaller, 300 points later: beats the faded bar, so it is reported
+    result = score_series(x, _hourly(x.size))
+    assert result.score[1000] >= 0.5
+    assert result.score[1300] > 0.0
+    # A bar that never fades keeps it unreported.
+    held = score_series(x, _hourly(x.size), suppress_decay=1e9)
+    assert held.score[1300] == 0.0

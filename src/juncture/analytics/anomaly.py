@@ -235,6 +235,21 @@ class _Carry:
         self.tails[key] = buf[-k:].copy()
         return buf[: x.size].copy() if k > 0 else x.copy()
 
+    def decayed_max(self, key: str, x: FloatArray, points: float) -> FloatArray:
+        """Largest earlier value of ``x``, each shrunk by ``e`` every ``points`` points since.
+
+        For non-negative ``x``: ``max(x[j] * exp(-(i - j) / points) for j < i)`` (0 if none).
+        Computed as a running maximum of ``log x[j] + j / points``, exactly the same
+        whatever the batching.
+        """
+        with np.errstate(divide="ignore"):
+            lg = np.log(x) + self.pos / points
+        start = self.tails.get(key, np.full(1, -np.inf))
+        run = np.maximum.accumulate(np.concatenate([start, lg]))
+        self.tails[key] = run[-1:].copy()
+        out: FloatArray = np.exp(run[:-1] - self.pos / points)
+        return out
+
     def previous_max(self, key: str, x: FloatArray, k: int) -> FloatArray:
         """Maximum of ``x`` over the ``k`` points before each point (-inf if none)."""
         tail = self.tails.get(key, np.zeros(0))
@@ -259,6 +274,7 @@ class _Params:
     z_scale: float
     suppress_points: int
     suppress_ratio: float
+    suppress_decay: float
     warmup_points: int
     single_weight: float
     range_shift: float
@@ -495,10 +511,12 @@ def _pipeline(
     warm = np.clip((carry.pos - 1.0) / max(p.warmup_points, 1), 0.0, 1.0)
     total = total * warm
     # A short memory of surprise, then a report only when it beats the recent past: NAB,
-    # like an operator, values the first alert of an episode and not the repeats.
+    # like an operator, values the first alert of an episode and not the repeats. The bar
+    # set by an earlier surprise fades (by e every suppress_decay points) rather than
+    # dropping at once after a fixed window.
     smooth = carry.ewm("smooth", total, p.smooth_alpha)
     stat = np.maximum(p.single_weight * total, smooth)
-    recent = carry.previous_max("recent", stat, p.suppress_points)
+    recent = carry.decayed_max("recent", stat, p.suppress_decay)
     beats = stat > p.suppress_ratio * recent
     # After an alert (a score of at least 0.5), the same episode must get much worse to
     # alert again within the suppression window: one alert per incident, not a burst.
@@ -540,9 +558,10 @@ class StreamingAnomalyDetector:
     The largest surprise drives the point. A point inside the range of the recent past
     counts less (it has been seen before), a short memory turns runs of moderate surprise
     into evidence, and a point is reported only when its surprise beats the largest of the
-    recent past (and, shortly after an alert, 1.5 times that alert's), so an episode gives one
-    alert rather than many. The surprise ``s`` is
-    mapped to a score ``1 - exp(-s / z_scale)`` in [0, 1]; 0.5 is the alerting level.
+    recent past, each earlier surprise fading by a factor e every 180 points (and, shortly
+    after an alert, 1.5 times that alert's), so an episode gives one alert rather than many.
+    The surprise ``s`` is mapped to a score ``1 - exp(-s / z_scale)`` in [0, 1]; 0.5 is the
+    alerting level.
 
     The score at a point never changes when later points arrive, and feeding a series in
     batches with :meth:`update` gives exactly the scores of one call on the whole series.
@@ -569,9 +588,13 @@ class StreamingAnomalyDetector:
     z_scale : float
         Surprise that maps to a score of ``1 - 1/e``.
     suppress_points : int
-        Points after a surprise during which a new report needs a larger surprise.
+        Points after an alert during which a new alert needs ``realert_ratio`` times its
+        surprise.
     suppress_ratio : float
-        How much larger than that recent maximum a surprise must be to be reported.
+        How much larger than the faded maximum of earlier surprises a surprise must be to
+        be reported.
+    suppress_decay : float
+        Points over which an earlier surprise's bar fades by a factor ``e``.
     warmup_points : int
         Surprise ramps up linearly over the first points while the statistics settle.
     single_weight : float
@@ -645,6 +668,7 @@ class StreamingAnomalyDetector:
         z_scale: float = 5.0,
         suppress_points: int = 120,
         suppress_ratio: float = 1.0,
+        suppress_decay: float = 180.0,
         warmup_points: int = 400,
         single_weight: float = 0.9,
         range_shift: float = 0.6,
@@ -676,6 +700,7 @@ class StreamingAnomalyDetector:
         self.z_scale = z_scale
         self.suppress_points = suppress_points
         self.suppress_ratio = suppress_ratio
+        self.suppress_decay = suppress_decay
         self.warmup_points = warmup_points
         self.single_weight = single_weight
         self.range_shift = range_shift
@@ -716,6 +741,7 @@ class StreamingAnomalyDetector:
             "z_scale",
             "suppress_points",
             "suppress_ratio",
+            "suppress_decay",
             "warmup_points",
             "single_weight",
             "range_shift",
