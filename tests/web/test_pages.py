@@ -258,3 +258,85 @@ def test_quarantine_page_replays_after_the_catalog_is_fixed(
     assert r.status_code == 200
     assert "accepted 1" in r.text
     assert "Nothing is quarantined" in r.text
+
+
+def test_overview_shows_the_last_stored_day_from_rollups(client: TestClient, db: Database) -> None:
+    from juncture.config import Settings
+    from juncture.signals import service as signals_service
+    from juncture.store.uow import unit_of_work
+
+    team = make_team(db)
+    web = make_service(db, owner_team_id=team, slug="web", name="Web")
+    make_journey(db, slug="buy", name="Buy", steps=[("Cart", [web]), ("Pay", [web])])
+    make_user(db, email="viewer@example.com", role=Role.viewer)
+    records = [
+        {
+            "type": "metric",
+            "ts": "2026-11-21T10:00:00Z",
+            "service": "web",
+            "metric": "requests",
+            "value": 1200,
+            "unit": "count",
+        },
+        {
+            "type": "metric",
+            "ts": "2026-11-21T11:00:00Z",
+            "service": "web",
+            "metric": "requests",
+            "value": 800,
+            "unit": "count",
+        },
+        {
+            "type": "metric",
+            "ts": "2026-11-21T10:00:00Z",
+            "service": "web",
+            "metric": "latency_p95_ms",
+            "value": 300,
+            "unit": "ms",
+        },
+        {
+            "type": "metric",
+            "ts": "2026-11-21T11:00:00Z",
+            "service": "web",
+            "metric": "latency_p95_ms",
+            "value": 100,
+            "unit": "ms",
+        },
+        {
+            "type": "metric",
+            "ts": "2026-11-21T11:00:00Z",
+            "service": "web",
+            "metric": "error_rate",
+            "value": 0.015,
+            "unit": "ratio",
+        },
+        *[
+            {
+                "type": "funnel",
+                "ts": "2026-11-21T10:30:00Z",
+                "journey": "buy",
+                "step": "cart",
+                "session_id": f"s{i}",
+            }
+            for i in range(4)
+        ],
+        {
+            "type": "funnel",
+            "ts": "2026-11-21T10:40:00Z",
+            "journey": "buy",
+            "step": "pay",
+            "session_id": "s1",
+        },
+    ]
+    with unit_of_work(db) as session:
+        result = signals_service.ingest(
+            session, records=records, settings=Settings(), source="test"
+        )
+        assert result.accepted == len(records)
+    login(client, "viewer@example.com")
+    page = client.get("/").text
+    row = page.split('data-testid="recent-web"')[1].split("</tr>")[0]
+    assert "2,000" in row  # requests summed over the window
+    assert "200 ms" in row  # mean of the hourly p95 points (300, 100)
+    assert "1.50 %" in row
+    assert "25% of step 1" in page  # 1 of 4 sessions reached Pay

@@ -516,3 +516,30 @@ def rollup_totals(session: Session) -> dict[str, Any]:
         .group_by(Series.signal_type)
     )
     return {t: {"count": int(c or 0), "sum": float(s or 0.0)} for t, c, s in rows}
+
+
+def latest_bucket(session: Session, *, grain: str = "h") -> datetime | None:
+    """Start of the newest rollup bucket of this grain (None when nothing is stored)."""
+    value = session.scalar(select(func.max(Rollup.bucket_ms)).where(Rollup.grain == grain))
+    return (
+        None if value is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+    )
+
+
+def totals_by_subject(
+    session: Session, *, signal_type: str, metric: str, start: datetime, end: datetime
+) -> dict[str, tuple[int, float]]:
+    """(count, sum) per subject over [start, end) from hourly rollups, all dimensions merged."""
+    rows = session.execute(
+        select(Series.subject, func.sum(Rollup.count), func.sum(Rollup.sum))
+        .join(Series, Series.id == Rollup.series_id)
+        .where(
+            Series.signal_type == signal_type,
+            Series.metric == metric,
+            Rollup.grain == "h",
+            Rollup.bucket_ms >= int(start.timestamp() * 1000),
+            Rollup.bucket_ms < int(end.timestamp() * 1000),
+        )
+        .group_by(Series.subject)
+    ).all()
+    return {subject: (int(n or 0), float(total or 0.0)) for subject, n, total in rows}
