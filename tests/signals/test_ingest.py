@@ -432,3 +432,38 @@ def test_concurrent_writers_with_overlapping_batches(db: Database) -> None:
     assert sum(r["accepted"] for r in results) == 1200
     assert sum(r["duplicates"] for r in results) == 1200
     assert raw_count(db) == 1200
+
+
+def test_vectorised_bucket_quantiles_match_the_sketch_walk() -> None:
+    """The fast quantile path (regex over stored text, numpy) equals the plain sketch walk,
+    for Python-written and PostgreSQL-written (spaced) sketch text, merged across texts."""
+    import numpy as np
+
+    from juncture.signals import sketch
+    from juncture.signals.service import _bucket_quantiles
+
+    rng = np.random.default_rng(3)
+    buckets: list[list[str]] = []
+    expected: list[list[float | None]] = []
+    for i in range(40):
+        parts = []
+        merged = {"z": 0, "p": {}, "n": {}}
+        for _ in range(1 + i % 3):
+            values = np.concatenate(
+                [
+                    rng.gamma(2.0, 50.0, size=int(rng.integers(1, 30))),
+                    -rng.gamma(1.0, 5.0, size=int(rng.integers(0, 3))),
+                    np.zeros(int(rng.integers(0, 2))),
+                ]
+            )
+            ks = sketch.bin_indices(values)
+            uniq, cnt = np.unique(ks, return_counts=True)
+            bins = sketch.from_indices(uniq.tolist(), cnt.tolist())
+            text = sketch.dumps(bins)
+            if i % 2:  # PostgreSQL's json_build_object spacing
+                text = text.replace(":", " : ").replace(",", ", ")
+            parts.append(text)
+            merged = sketch.merge(merged, bins)
+        buckets.append(parts)
+        expected.append(sketch.quantiles(merged, (0.5, 0.95, 0.99)))
+    assert _bucket_quantiles(buckets, (0.5, 0.95, 0.99)) == expected
