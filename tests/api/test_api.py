@@ -164,11 +164,8 @@ def test_users_tokens_and_audit_over_http(
     assert r.status_code == 403
 
     # revocation takes effect immediately
-    token_id = (
-        r.json()
-        if False
-        else client.get("/api/v1/tokens?all_users=true", headers=admin_headers).json()[0]["id"]
-    )
+    widget_token = client.get("/api/v1/tokens?all_users=true", headers=admin_headers).json()
+    token_id = next(t["id"] for t in widget_token if t["name"] == "widget")
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=admin_headers).status_code == 200
     r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401

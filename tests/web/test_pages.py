@@ -340,3 +340,17 @@ def test_overview_shows_the_last_stored_day_from_rollups(client: TestClient, db:
     assert "200 ms" in row  # mean of the hourly p95 points (300, 100)
     assert "1.50 %" in row
     assert "25% of step 1" in page  # 1 of 4 sessions reached Pay
+
+
+def test_only_admins_revoke_other_peoples_tokens_from_the_page(
+    client: TestClient, db: Database
+) -> None:
+    from tests.factories import make_token
+
+    owner = make_user(db, email="owner@example.com", role=Role.ops)
+    make_token(db, user_id=owner, scopes=["read"])
+    make_user(db, email="other@example.com", role=Role.ops)
+    csrf = login(client, "other@example.com")
+    r = client.post("/admin/tokens/1/revoke", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 403
+    assert "only admins revoke" in r.text

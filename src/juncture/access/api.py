@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from juncture.access import service
-from juncture.access.enums import Role, Scope
+from juncture.access.enums import Scope
 from juncture.access.schemas import (
     AuditFilter,
     AuditRead,
@@ -153,20 +153,13 @@ def list_tokens(
 )
 def create_token(data: TokenCreate, session: SessionDep, actor: WriteActor) -> TokenCreated:
     """Create a token for yourself (or, as admin, for another user). The secret is shown once."""
-    user_id = data.user_id or actor.user_id
-    if user_id != actor.user_id and Scope.admin.value not in actor.scopes:
-        raise Forbidden("only admins create tokens for other people", code="missing_scope")
-    if actor.kind == "token" and not {s.value for s in data.scopes} <= actor.scopes:
-        raise Forbidden(
-            "a token cannot mint a token with more scopes than itself", code="scope_escalation"
-        )
-    assert user_id is not None
-    token, secret = service.create_token(
+    token, secret = service.create_token_as(
         session,
-        user_id=user_id,
+        actor=actor,
         scopes=data.scopes,
         name=data.name,
         expires_in_days=data.expires_in_days,
+        user_id=data.user_id,
     )
     return TokenCreated.model_validate(
         {**TokenRead.model_validate(token).model_dump(), "token": secret}
@@ -176,10 +169,7 @@ def create_token(data: TokenCreate, session: SessionDep, actor: WriteActor) -> T
 @router.delete("/tokens/{token_id}", response_model=TokenRead, tags=["tokens"])
 def revoke_token(token_id: int, session: SessionDep, actor: WriteActor) -> object:
     """Revoke one of your tokens (admins: anyone's)."""
-    token = service.get_token_or_raise(session, token_ref=token_id)
-    if token.user_id != actor.user_id and Scope.admin.value not in actor.scopes:
-        raise Forbidden("only admins revoke other people's tokens", code="missing_scope")
-    return service.revoke_token(session, token_ref=token_id)
+    return service.revoke_token_as(session, actor=actor, token_ref=token_id)
 
 
 # ---------------------------------------------------------------- audit
@@ -211,6 +201,3 @@ def list_audit(
     return Page[AuditRead](
         items=[AuditRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )
-
-
-ROLES = [r.value for r in Role]

@@ -231,6 +231,41 @@ def create_token(
     return token, full
 
 
+def create_token_as(
+    session: Session,
+    *,
+    actor: Actor,
+    scopes: Sequence[Scope],
+    name: str = "",
+    expires_in_days: int | None = None,
+    user_id: int | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token on behalf of ``actor``: for themselves, or (admins) for someone else.
+
+    A token-authenticated caller cannot mint a token with scopes it does not hold itself.
+    """
+    owner = user_id or actor.user_id
+    if owner is None:
+        raise Forbidden("only people can own API tokens", code="missing_scope")
+    if owner != actor.user_id and Scope.admin.value not in actor.scopes:
+        raise Forbidden("only admins create tokens for other people", code="missing_scope")
+    if actor.kind == "token" and not {Scope(s).value for s in scopes} <= actor.scopes:
+        raise Forbidden(
+            "a token cannot mint a token with more scopes than itself", code="scope_escalation"
+        )
+    return create_token(
+        session, user_id=owner, scopes=scopes, name=name, expires_in_days=expires_in_days
+    )
+
+
+def revoke_token_as(session: Session, *, actor: Actor, token_ref: str | int) -> ApiToken:
+    """Revoke a token on behalf of ``actor``: their own, or (admins) anyone's."""
+    token = get_token_or_raise(session, token_ref=token_ref)
+    if token.user_id != actor.user_id and Scope.admin.value not in actor.scopes:
+        raise Forbidden("only admins revoke other people's tokens", code="missing_scope")
+    return revoke_token(session, token_ref=token_ref)
+
+
 def list_tokens(session: Session, *, user_id: int | None = None) -> Sequence[ApiToken]:
     query = select(ApiToken).order_by(ApiToken.id.desc())
     if user_id is not None:

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import Engine, Table, bindparam, insert, select
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -164,19 +164,31 @@ class Ingestor:
 
     # ------------------------------------------------------------ entry
 
-    def ingest(self, records: Sequence[Any], *, index_offset: int = 0) -> IngestResult:
-        with _gc_paused():
-            return self._ingest(records, index_offset=index_offset)
-
-    def _ingest(self, records: Sequence[Any], *, index_offset: int) -> IngestResult:
-        result = IngestResult(received=len(records))
-        rules = Rules(
+    def rules(self) -> Rules:
+        """Validation rules from the configuration, at the current time."""
+        return Rules(
             now_ms=int(clock.now().timestamp() * 1000),
             retention_days=self.config.retention_days,
             max_future_ms=self.config.max_future_seconds * 1000,
             max_text=self.config.max_text,
             auto_register=self.config.auto_register,
         )
+
+    def accepts(self, record: Any) -> bool:
+        """Whether ``record`` would pass validation now (nothing is written)."""
+        try:
+            validate(record, self.rules(), self.catalog, self.redactor)
+        except Refused:
+            return False
+        return True
+
+    def ingest(self, records: Sequence[Any], *, index_offset: int = 0) -> IngestResult:
+        with _gc_paused():
+            return self._ingest(records, index_offset=index_offset)
+
+    def _ingest(self, records: Sequence[Any], *, index_offset: int) -> IngestResult:
+        result = IngestResult(received=len(records))
+        rules = self.rules()
         by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         refused: list[tuple[int, Any, Refused]] = []
         for index, record in enumerate(records):
@@ -206,7 +218,7 @@ class Ingestor:
             result.by_type[signal_type] += len(inserted)
             result.redactions += sum(r.get("_redacted", 0) for r in inserted)
             if inserted:
-                self._rollup(signal_type, inserted)
+                self.roll_up(signal_type, inserted)
                 if signal_type == "ticket":
                     self._update_tickets(inserted)
         for index, _record, refusal in refused:
@@ -503,7 +515,8 @@ class Ingestor:
             ):
                 self.series_ids[by_key[skey]] = sid
 
-    def _rollup(self, signal_type: str, rows: list[dict[str, Any]]) -> None:
+    def roll_up(self, signal_type: str, rows: list[dict[str, Any]]) -> None:
+        """Add stored rows of one type to their series' rollups (ingest and rebuild)."""
         # The few fields a series spec depends on, read in C; the spec is built once per
         # distinct combination rather than once per row.
         fields = _SPEC_FIELDS[signal_type]
@@ -929,7 +942,3 @@ def update_ticket_state(session: Session, rows: list[dict[str, Any]], *, dialect
         .values({c.name: bindparam(f"b_{c.name}") for c in columns if c.name != "ref"})
     )
     session.execute(update, [{f"b_{k}": v for k, v in states[ref].items()} for ref in refs])
-
-
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(table), rows)

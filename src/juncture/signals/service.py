@@ -15,7 +15,6 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from juncture.access import service as access_service
-from juncture.catalog import service as catalog_service
 from juncture.config import Settings
 from juncture.kit import clock
 from juncture.kit.errors import Invalid, NotFound, Unauthenticated
@@ -143,10 +142,10 @@ def replay(
             still += 1
             continue
         # validate without re-quarantining: a record that still fails keeps its row, updated
-        result = ingestor.ingest([record]) if _passes(ingestor, record) else None
-        if result is None:
+        if not ingestor.accepts(record):
             still += 1
             continue
+        result = ingestor.ingest([record])
         accepted += result.accepted
         duplicates += result.duplicates
         item.resolved = "replayed"
@@ -165,22 +164,6 @@ def replay(
         },
     )
     return ReplayResult(len(items), accepted, duplicates, still)
-
-
-def _passes(ingestor: Ingestor, record: Any) -> bool:
-    from juncture.signals.validate import Refused, Rules, validate
-
-    rules = Rules(
-        now_ms=int(clock.now().timestamp() * 1000),
-        retention_days=ingestor.config.retention_days,
-        max_future_ms=ingestor.config.max_future_seconds * 1000,
-        auto_register=ingestor.config.auto_register,
-    )
-    try:
-        validate(record, rules, ingestor.catalog, ingestor.redactor)
-    except Refused:
-        return False
-    return True
 
 
 def drop(session: Session, *, ids: Sequence[int] | None = None, reason: str | None = None) -> int:
@@ -372,17 +355,11 @@ def list_series(
 
 def rebuild_rollups(session: Session, *, chunk: int = 50_000) -> dict[str, int]:
     """Recompute every rollup from the raw rows still stored (same numbers as incremental)."""
-    from juncture.signals.ingest import Ingestor as _Ingestor
-
     session.execute(delete(Rollup))
-    by_slug, journey_by_slug, step_by_pair = catalog_service.slug_ids(session)
-    services = {i: slug for slug, i in by_slug.items()}
-    journeys = {i: slug for slug, i in journey_by_slug.items()}
-    steps = {i: pair[1] for pair, i in step_by_pair.items()}
-    helper = _Ingestor.__new__(_Ingestor)
-    helper.session = session
-    helper.series_ids = {}
-    helper.dialect = session.get_bind().dialect.name
+    ingestor = Ingestor(session, IngestConfig(retention_days={}), source="rebuild")
+    services = {i: slug for slug, i in ingestor.catalog.services.items()}
+    journeys = {i: slug for slug, i in ingestor.catalog.journeys.items()}
+    steps = {i: pair[1] for pair, i in ingestor.catalog.steps.items()}
     counts: dict[str, int] = {}
     for signal_type, table in TABLES.items():
         last_id = 0
@@ -403,7 +380,7 @@ def rebuild_rollups(session: Session, *, chunk: int = 50_000) -> dict[str, int]:
                 if "step_id" in r:
                     r["journey"] = journeys.get(r["journey_id"], str(r["journey_id"]))
                     r["step"] = steps.get(r["step_id"], str(r["step_id"]))
-            helper._rollup(signal_type, rows)
+            ingestor.roll_up(signal_type, rows)
             total += len(rows)
         counts[signal_type] = total
     return counts

@@ -23,6 +23,7 @@ from juncture.access.schemas import (
 )
 from juncture.api.deps import (
     SESSION_COOKIE,
+    CsrfFailed,
     DbDep,
     OptionalActor,
     PageAdmin,
@@ -110,8 +111,7 @@ def login_submit(
     ip = request.client.host if request.client else ""
     error: JunctureError | None = None
     if not cookie or cookie != csrf_token:
-        error = JunctureError("the login form expired; please try again", code="csrf_failed")
-        error.status_code = 403
+        error = CsrfFailed("the login form expired; please try again")
     else:
         try:
             with unit_of_work(db) as session:
@@ -635,11 +635,10 @@ async def tokens_create(request: Request, session: SessionDep, actor: PageWriter
     form = await request.form()
     scopes = [Scope(str(s)) for s in form.getlist("scopes") if str(s) in Scope.__members__]
     days_raw = str(form.get("expires_in_days") or "").strip()
-    assert actor.user_id is not None
     token, secret = await run_in_threadpool(
-        access_service.create_token,
+        access_service.create_token_as,
         session,
-        user_id=actor.user_id,
+        actor=actor,
         scopes=scopes,
         name=str(form.get("name") or "")[:200],
         expires_in_days=int(days_raw) if days_raw.isdigit() else None,
@@ -651,10 +650,7 @@ async def tokens_create(request: Request, session: SessionDep, actor: PageWriter
 
 @router.post("/admin/tokens/{token_id}/revoke")
 def tokens_revoke(token_id: int, session: SessionDep, actor: PageWriter) -> Response:
-    token = access_service.get_token_or_raise(session, token_ref=token_id)
-    if token.user_id != actor.user_id and Scope.admin.value not in actor.scopes:
-        raise JunctureError("only admins revoke other people's tokens", code="missing_scope")
-    access_service.revoke_token(session, token_ref=token_id)
+    access_service.revoke_token_as(session, actor=actor, token_ref=token_id)
     return _see_other("/admin/tokens")
 
 
