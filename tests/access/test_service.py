@@ -209,3 +209,17 @@ def test_purge_removes_expired_sessions_only(db: Database) -> None:
     with unit_of_work(db) as session:
         assert access_service.resolve_session(session, secret=long) is not None
         assert access_service.resolve_session(session, secret=short) is None
+
+
+def test_an_all_digit_prefix_is_found_as_a_prefix(db: Database) -> None:
+    """Prefixes are random hex: one made only of digits must not be read as a numeric id."""
+    from juncture.access.models import ApiToken
+
+    user = make_user(db)
+    make_token(db, user_id=user)
+    with unit_of_work(db) as session:
+        token = session.scalars(select(ApiToken)).one()
+        token.prefix = "12345678"
+    with unit_of_work(db) as session:
+        assert access_service.revoke_token(session, token_ref="12345678").revoked_at is not None
+        assert access_service.get_token_or_raise(session, token_ref=token.id).id == token.id

@@ -275,14 +275,14 @@ def list_tokens(session: Session, *, user_id: int | None = None) -> Sequence[Api
 
 def get_token_or_raise(session: Session, *, token_ref: str | int) -> ApiToken:
     """Find a token by numeric id or by its public prefix."""
-    token: ApiToken | None
-    if isinstance(token_ref, int) or str(token_ref).isdigit():
-        token = session.get(ApiToken, int(token_ref))
-    else:
-        ref = str(token_ref)
-        parsed = security.split_token(ref)
-        prefix = parsed[0] if parsed else ref
+    token: ApiToken | None = None
+    if isinstance(token_ref, str):
+        # A prefix is random hex and may be all digits, so text is tried as a prefix first.
+        parsed = security.split_token(token_ref)
+        prefix = parsed[0] if parsed else token_ref
         token = session.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
+    if token is None and str(token_ref).isdigit():
+        token = session.get(ApiToken, int(token_ref))
     if token is None:
         raise NotFound(f"token '{token_ref}' does not exist")
     return token
