@@ -240,6 +240,8 @@ def test_shape_parameters_are_checked() -> None:
             shape_windows=(8,),
             shape_points=(4,),
         )
+    with pytest.raises(ValueError, match="drift_median"):
+        score_series(np.zeros(3), drift_median=0)
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -303,3 +305,61 @@ def test_bar_of_an_earlier_surprise_fades(seed: int) -> None:
     # A bar that never fades keeps it unreported.
     held = score_series(x, _hourly(x.size), suppress_decay=1e9)
     assert held.score[1300] == 0.0
+
+
+def _five_minutes(n: int) -> npt.NDArray[np.datetime64]:
+    return np.datetime64("2026-01-05T00:00") + np.arange(n) * np.timedelta64(5, "m")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_daily_jump_at_the_same_time_counts_less(seed: int) -> None:
+    # A job adds a one-point jump at 03:00 (+-5 minutes) every day on a series without a
+    # daily cycle, so the seasonal model is not the better one; the jump recurs, and from
+    # the second day its point surprise is damped. The point surprise is isolated here (no
+    # level-shift, drift or shape components), because the level-shift component, which is
+    # not damped, also sees a one-point jump.
+    rng = np.random.default_rng(seed)
+    n = 288 * 12
+    x = 10.0 + rng.normal(0.0, 0.5, n)
+    jobs = np.arange(36, n, 288) + rng.integers(-1, 2, n // 288)
+    x[jobs] += 6.0
+    point_only = {
+        "shift_weight": 0.0,
+        "drift_weight": 0.0,
+        "shape_scales": (),
+        "shape_weights": (),
+        "shape_windows": (),
+        "shape_points": (),
+    }
+    damped = score_series(x, _five_minutes(n), **point_only).score
+    plain = score_series(x, _five_minutes(n), recurrence_damp=1.0, **point_only).score
+    late = jobs[jobs > 288 * 4]
+    assert damped[late].max() < 0.5
+    assert damped[late].mean() < 0.7 * plain[late].mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_lone_spike_is_not_a_drift(seed: int) -> None:
+    # The drift means follow a 3-point running median, so one large spike barely moves them.
+    rng = np.random.default_rng(seed)
+    x = 10.0 + rng.normal(0.0, 0.5, 3000)
+    x[2000] += 30.0
+    drift = COMPONENTS.index("drift")
+    median = score_series(x).component_z[2000:2060, drift].max()
+    raw = score_series(x, drift_median=1).component_z[2000:2060, drift].max()
+    assert median < 0.35 * raw
+    assert raw > 5.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_value_seen_in_the_longer_past_counts_less(seed: int) -> None:
+    # Two bursts 2,500 points apart, the second a little smaller: it is outside the last
+    # 1,500 points' range but inside the last 5,000 points', so it is damped a little.
+    rng = np.random.default_rng(seed)
+    x = 10.0 + rng.normal(0.0, 0.5, 6000)
+    x[2000] += 9.0
+    x[4500] += 7.0
+    longer = score_series(x).score
+    recent_only = score_series(x, range_points_long=0).score
+    assert longer[2000] == recent_only[2000] >= 0.5
+    assert longer[4500] < recent_only[4500]

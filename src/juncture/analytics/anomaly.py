@@ -281,6 +281,12 @@ class _Params:
     season_band: int
     range_damp: float
     range_points: int
+    range_damp_long: float
+    range_shift_long: float
+    range_points_long: int
+    recurrence_damp: float
+    recurrence_tol: float
+    drift_median: int
     deseason_shift: bool
     damp: float
     drift_weight: float
@@ -386,6 +392,15 @@ def _shape_novelty(
     return out
 
 
+def _running_median(carry: _Carry, x: FloatArray, k: int) -> FloatArray:
+    """Median of each point and the ``k - 1`` points before it (itself before the first)."""
+    if k <= 1:
+        return x
+    cols = np.stack([x] + [carry.lag(f"median.{j}", x, j) for j in range(1, k)], axis=1)
+    out: FloatArray = np.median(np.where(np.isfinite(cols), cols, x[:, None]), axis=1)
+    return out
+
+
 def _better(
     a: tuple[FloatArray, FloatArray], b: tuple[FloatArray, FloatArray]
 ) -> tuple[FloatArray, FloatArray]:
@@ -412,11 +427,23 @@ def _pipeline(
     spike = _surprise(carry, "spike", r_spike, p.scale_alpha, p.scale_power, floor)
 
     # Level shift: a fast mean against a slow mean that stops a few points back.
-    # Drift: the same at a much slower pace.
+    # Drift: the same at a much slower pace, on a short running median (a lone spike is no
+    # drift).
     shift = _shift(carry, "shift", x, p.shift_fast, p.shift_slow, 2.0, p, floor)
-    drift = _shift(carry, "drift", x, p.drift_fast, p.drift_slow, 1.0, p, floor)
+    drift = _shift(
+        carry,
+        "drift",
+        _running_median(carry, x, p.drift_median),
+        p.drift_fast,
+        p.drift_slow,
+        1.0,
+        p,
+        floor,
+    )
 
     z_season = np.zeros(n)
+    # Points whose jump already happened at about this time on one of the previous days.
+    recurring = np.zeros(n, dtype=bool)
     point_kind = np.full(n, _SPIKE)
     point = spike
     if seasonal:
@@ -447,6 +474,7 @@ def _pipeline(
             known = np.isfinite(band_hi) & np.isfinite(band_lo)
             excess = np.abs(r_spike - np.clip(r_spike, band_lo, np.maximum(band_lo, band_hi)))
             z_band = np.minimum(excess / (season[1] + floor), _Z_CAP)
+            recurring = known & (excess <= p.recurrence_tol * np.abs(r_spike))
             season = (np.where(known & np.isfinite(season[1]), z_band, season[0]), season[1])
         if p.weekly:
             # Weekly view: the residual against the same residual a week earlier; the view
@@ -489,6 +517,7 @@ def _pipeline(
     zs = np.where(missing[:, None], 0.0, zs)
     point_z = point[0]
     shift_z = p.shift_weight * shift[0]
+    inside = np.zeros(n, dtype=bool)
     if p.range_points > 0:
         # Novelty: a value inside the range of recent values has been seen before, so a
         # spike or shift to it is less telling (a slow drift into it still counts fully).
@@ -497,6 +526,17 @@ def _pipeline(
         inside = (x <= hi) & (x >= lo)
         point_z = np.where(inside, point_z * p.range_damp, point_z)
         shift_z = np.where(inside, shift_z * p.range_shift, shift_z)
+    if p.range_points_long > 0:
+        # A value outside the recent range but inside that of the longer past (a burst of
+        # the size that comes every week or two) has been seen before too, less lately.
+        hi = carry.previous_max("range.long.hi", x, p.range_points_long)
+        lo = -carry.previous_max("range.long.lo", -x, p.range_points_long)
+        seen_long = (x <= hi) & (x >= lo) & ~inside
+        point_z = np.where(seen_long, point_z * p.range_damp_long, point_z)
+        shift_z = np.where(seen_long, shift_z * p.range_shift_long, shift_z)
+    # Recurrence: a jump the series made at about this time on a previous day (a daily
+    # job) is less telling, even when the seasonal model is not the better one lately.
+    point_z = np.where(recurring, point_z * p.recurrence_damp, point_z)
     candidates = np.stack([point_z, shift_z, p.drift_weight * drift[0], shape_z], axis=1)
     candidates = np.where(missing[:, None], 0.0, candidates)
     best = np.argmax(candidates, axis=1)
@@ -549,14 +589,16 @@ class StreamingAnomalyDetector:
       the spike model lately it replaces it;
     - **level_shift**: a fast mean against a slow mean that ends a few points back, on the
       series and on the series with yesterday's pattern taken out (the better view wins);
-    - **drift**: the same at a much slower pace;
+    - **drift**: the same at a much slower pace, on a 3-point running median;
     - **shape_novelty**: the distance from the last few points (quantised, around a fast
       baseline) to the nearest window of the recent past, at a few time scales (the series
       smoothed and thinned to one point in 16 or 64 for longer shapes): a change of shape
       or noise inside a range the series has already visited.
 
     The largest surprise drives the point. A point inside the range of the recent past
-    counts less (it has been seen before), a short memory turns runs of moderate surprise
+    counts less (it has been seen before; inside that of the longer past, a little less),
+    so does a jump that happened at about the same time on a previous day (a daily job),
+    a short memory turns runs of moderate surprise
     into evidence, and a point is reported only when its surprise beats the largest of the
     recent past, each earlier surprise fading by a factor e every 180 points (and, shortly
     after an alert, 1.5 times that alert's), so an episode gives one alert rather than many.
@@ -607,6 +649,20 @@ class StreamingAnomalyDetector:
         Factor applied to the level-shift surprise when the value is inside the recent range.
     range_points : int
         Length of that recent range (0 turns it off).
+    range_damp_long, range_shift_long : float
+        Factors applied to the point and level-shift surprise when the value is outside the
+        recent range but inside the range of the longer past.
+    range_points_long : int
+        Length of that longer past (0 turns it off).
+    recurrence_damp : float
+        Factor applied to the point surprise when the same jump happened within
+        ``season_band`` points of this time on one of the previous ``season_days`` days.
+    recurrence_tol : float
+        How far outside the range of those jumps (as a fraction of this jump) still counts
+        as the same jump.
+    drift_median : int
+        The drift means follow the running median of this many points (1: the points
+        themselves), so a single spike does not look like a drift.
     deseason_shift : bool
         Whether level shift and drift also look at the series without yesterday's pattern.
     damp : float
@@ -661,7 +717,7 @@ class StreamingAnomalyDetector:
         scale_alpha: float = 0.001,
         shift_fast: float = 0.3,
         shift_slow: float = 0.0075,
-        drift_fast: float = 0.02,
+        drift_fast: float = 0.025,
         drift_slow: float = 0.002,
         season_days: int = 3,
         smooth_alpha: float = 0.4,
@@ -675,6 +731,12 @@ class StreamingAnomalyDetector:
         season_band: int = 2,
         range_damp: float = 0.5,
         range_points: int = 1500,
+        range_damp_long: float = 0.8,
+        range_shift_long: float = 0.85,
+        range_points_long: int = 5000,
+        recurrence_damp: float = 0.5,
+        recurrence_tol: float = 0.25,
+        drift_median: int = 3,
         deseason_shift: bool = True,
         damp: float = 0.0,
         drift_weight: float = 1.0,
@@ -707,6 +769,12 @@ class StreamingAnomalyDetector:
         self.season_band = season_band
         self.range_damp = range_damp
         self.range_points = range_points
+        self.range_damp_long = range_damp_long
+        self.range_shift_long = range_shift_long
+        self.range_points_long = range_points_long
+        self.recurrence_damp = recurrence_damp
+        self.recurrence_tol = recurrence_tol
+        self.drift_median = drift_median
         self.deseason_shift = deseason_shift
         self.damp = damp
         self.drift_weight = drift_weight
@@ -748,6 +816,12 @@ class StreamingAnomalyDetector:
             "season_band",
             "range_damp",
             "range_points",
+            "range_damp_long",
+            "range_shift_long",
+            "range_points_long",
+            "recurrence_damp",
+            "recurrence_tol",
+            "drift_median",
             "deseason_shift",
             "damp",
             "drift_weight",
@@ -778,6 +852,9 @@ class StreamingAnomalyDetector:
             if scale < 1 or window < 1 or points < max(window, _SHAPE_GAP):
                 msg = f"shape scale {scale}, window {window}, points {points} out of range"
                 raise ValueError(msg)
+        if values["drift_median"] < 1:
+            msg = f"drift_median {values['drift_median']} must be at least 1"
+            raise ValueError(msg)
         return _Params(**values)
 
     def fit(
