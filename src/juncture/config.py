@@ -9,6 +9,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _default_hours() -> dict[str, dict[str, str | list[str]]]:
+    return {"*": {"mon-fri": "08:00-18:00"}}
+
+
 class Settings(BaseSettings):
     """juncture configuration. Every field is documented in docs/settings.md (checked by a test)."""
 
@@ -101,6 +105,26 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path("."), description="Where the demo writes its database and generated files."
+    )
+    business_hours: dict[str, dict[str, str | list[str]]] = Field(
+        default_factory=_default_hours,
+        description="Opening hours per team slug (`*` for every other team) in the team's own "
+        'time zone, for business-hours KPIs such as first response time: JSON, e.g. `{"*": '
+        '{"mon-fri": "08:00-18:00"}, "support": {"mon-sun": "00:00-24:00"}}`.',
+    )
+    holidays: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Closed local dates per team slug (`*` for all teams), JSON, e.g. "
+        '`{"*": ["2026-12-25", "2027-01-01"]}`.',
+    )
+    order_step: str = Field(
+        default="purchase/paid",
+        description="The journey step (`journey/step`) whose sessions count as orders, for "
+        "tickets per 1,000 orders and as the default journey for conversion.",
+    )
+    slo_targets: dict[str, float] = Field(
+        default_factory=lambda: {"1": 99.9, "2": 99.5, "3": 99.0},
+        description="Availability SLO target in percent per service tier, JSON.",
     )
 
     @field_validator("database_url")

@@ -82,8 +82,39 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+KPI_INTRO = DOCS / "kpis-intro.md"
+
+
+def kpis_markdown() -> str:
+    """docs/kpis.md: the hand-written guide (docs/kpis-intro.md) and the generated catalogue."""
+    from juncture.kpis.catalogue import KPIS
+
+    lines = [KPI_INTRO.read_text().rstrip(), "", "## The catalogue", ""]
+    lines.append("<!-- generated from juncture/kpis/catalogue.py by `make docs`; edit there -->")
+    families = {"cx": "Customer experience", "ops": "Operations", "journey": "Journeys"}
+    for family, title in families.items():
+        lines += ["", f"### {title}", ""]
+        lines.append("| key | KPI | unit | good | definition | computed from | slices |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for k in KPIS:
+            if k.family != family:
+                continue
+            good = "higher" if k.direction == "up" else "lower"
+            later = "" if k.available else f" *(not yet: {k.unavailable_reason})*"
+            definition = k.formula + later
+            lines.append(
+                f"| `{k.key}` | {k.name} | {k.unit} | {good} | {definition} | {k.source} | "
+                f"{', '.join(k.slices) or '-'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def outputs() -> dict[Path, str]:
-    return {DOCS / "cli.md": cli_markdown(), DOCS / "settings.md": settings_markdown()}
+    return {
+        DOCS / "cli.md": cli_markdown(),
+        DOCS / "settings.md": settings_markdown(),
+        DOCS / "kpis.md": kpis_markdown(),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -438,8 +438,9 @@ def test_concurrent_writers_with_overlapping_batches(db: Database) -> None:
 
 
 def test_vectorised_bucket_quantiles_match_the_sketch_walk() -> None:
-    """The fast quantile path (regex over stored text, numpy) equals the plain sketch walk,
-    for Python-written and PostgreSQL-written (spaced) sketch text, merged across texts."""
+    """The fast quantile path (bulk decode, numpy) equals the plain sketch walk, for the
+    earlier JSON sketch text as Python and PostgreSQL (spaced) wrote it, merged across texts
+    (the stored pairs form: tests/signals/test_sketch.py)."""
     import numpy as np
 
     from juncture.signals import sketch

@@ -485,6 +485,12 @@ def latest_change(session: Session) -> datetime | None:
     return session.scalar(select(func.max(AuditEvent.at)))
 
 
+def latest_audit_id(session: Session) -> int:
+    """Id of the newest audit event (0 when none): it moves on every audited change, so other
+    rooms can key caches of audited objects (teams, services, journeys) on it."""
+    return int(session.scalar(select(func.max(AuditEvent.id))) or 0)
+
+
 def record_audit(
     session: Session,
     *,

@@ -778,16 +778,26 @@ def _check_series(series: pd.Series) -> tuple[pd.DatetimeIndex, FloatArray]:
 def _group_trailing(
     values: FloatArray, groups: IntArray, window: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Per group, median and count of the previous ``window`` entries (strictly before)."""
-    s = pd.Series(values)
+    """Per group, median and count of the previous ``window`` entries (strictly before).
+
+    The median needs at least ``max(2, window // 3)`` finite entries (NaN otherwise); the
+    count is of the finite entries. Sliding windows over each group's values, in numpy.
+    """
+    n = values.size
+    med = np.full(n, np.nan)
+    cnt = np.zeros(n)
     minp = max(2, window // 3)
-    grouped = s.groupby(groups, sort=False)
-    med = grouped.transform(lambda g: g.shift(1).rolling(window, min_periods=minp).median())
-    cnt = grouped.transform(lambda g: g.shift(1).rolling(window, min_periods=1).count())
-    return (
-        med.to_numpy(dtype=np.float64, na_value=np.nan),
-        cnt.to_numpy(dtype=np.float64, na_value=0.0),
-    )
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        padded = np.concatenate([np.full(window, np.nan), values[idx]])
+        # row i holds the group's values i-window .. i-1 (NaN before the first)
+        view = np.lib.stride_tricks.sliding_window_view(padded[:-1], window)
+        counts = np.isfinite(view).sum(axis=1)
+        ok = counts >= minp
+        if ok.any():
+            med[idx[ok]] = np.nanmedian(view[ok], axis=1)
+        cnt[idx] = counts
+    return med, cnt
 
 
 def _trailing_trimmed_mean(y: FloatArray, window: int, trim: float = 0.2) -> FloatArray:

@@ -19,6 +19,9 @@ from juncture.jobs.api import router as jobs_router
 from juncture.jobs.runner import JobRunner
 from juncture.kit.errors import SchemaOutdated
 from juncture.kit.logs import configure_logging
+from juncture.kpis.api import router as kpis_router
+from juncture.kpis.okr_api import router as okr_router
+from juncture.kpis.overview_api import router as overview_router
 from juncture.signals.api import router as signals_router
 from juncture.store import migrate
 from juncture.store.engine import Database
@@ -101,12 +104,21 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     api.include_router(access_router)
     api.include_router(catalog_router)
     api.include_router(jobs_router)
+    api.include_router(okr_router)
     api.include_router(signals_router)
+    api.include_router(kpis_router)
+    api.include_router(overview_router)
     app.include_router(api)
     app.include_router(health_router)
 
     from juncture.web.app import install as install_web
 
     install_web(app)
+    from juncture.web.okrs import router as okr_pages_router
+
+    app.include_router(okr_pages_router)
+    from juncture.web.kpis import router as kpi_pages_router
+
+    app.include_router(kpi_pages_router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app

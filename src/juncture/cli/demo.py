@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from juncture.access import security
@@ -62,8 +63,6 @@ class DemoLoader:
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
-        from datetime import UTC, datetime, timedelta
-
         from juncture.simulate.load import load_into_database
         from juncture.simulate.scenario import load_scenario
         from juncture.simulate.world import generate
@@ -84,6 +83,7 @@ class DemoLoader:
                 self.status.update(done=done, total=total)
 
             summary = load_into_database(world, self.settings, on_progress=progress)
+            seed_okrs(self.settings, today)
             self.status.update(
                 state="done",
                 accepted=summary["accepted"],
@@ -97,3 +97,83 @@ class DemoLoader:
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="juncture-demo-loader", daemon=True)
         self._thread.start()
+
+
+def seed_okrs(settings: Settings, today: datetime) -> None:
+    """Two joint objectives with KPI-bound key results, and their weekly history.
+
+    Baselines are the KPI over the first two weeks of the period; targets ask for a visible
+    improvement. The weekly refreshes replay what the `kpis.refresh_okrs` job would have
+    recorded, so the demo shows progress history and projections."""
+    from juncture.kpis import okrs
+    from juncture.kpis import service as kpi_service
+    from juncture.kpis.okr_schemas import KeyResultCreate, ObjectiveCreate
+
+    db = Database(settings)
+    try:
+        with unit_of_work(db) as session:
+            teams = {t.slug: t.id for t in access_service.list_teams(session)}
+            if not {"payments-eng", "support", "sre-platform", "tech-support"} <= set(teams):
+                return
+            start = (today - timedelta(days=63)).date()
+            end = (today + timedelta(days=28)).date()
+            first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            plans = [
+                (
+                    "Customers barely notice checkout incidents",
+                    "payments-eng",
+                    "support",
+                    [
+                        ("CSAT at or above target", "csat", {}, +3.0),
+                        ("Purchase conversion up", "conversion", {"journey": "purchase"}, +0.5),
+                        ("Fewer tickets per 1,000 orders", "tickets_per_1k_orders", {}, -20.0),
+                    ],
+                ),
+                (
+                    "Fast, first-time answers for app and web problems",
+                    "sre-platform",
+                    "tech-support",
+                    [
+                        ("First response p90 down", "frt_p90", {"team": "tech-support"}, -1.0),
+                        ("First-contact resolution up", "fcr", {"team": "tech-support"}, +5.0),
+                    ],
+                ),
+            ]
+            for title, ops, cx, krs in plans:
+                objective = okrs.create_objective(
+                    session,
+                    data=ObjectiveCreate(
+                        title=title,
+                        ops_team_id=teams[ops],
+                        cx_team_id=teams[cx],
+                        period_start=start,
+                        period_end=end,
+                    ),
+                )
+                for kr_title, kpi, filters, step in krs:
+                    base = kpi_service.kpi_value(
+                        session, kpi=kpi, start=first, end=first + timedelta(days=14),
+                        filters=filters or None, settings=settings,
+                    ).value  # fmt: skip
+                    if base is None:
+                        continue
+                    okrs.create_key_result(
+                        session,
+                        objective_id=objective.id,
+                        data=KeyResultCreate(
+                            title=kr_title,
+                            kpi=kpi,
+                            filters=filters,
+                            baseline=round(base, 2),
+                            target=round(base + step, 2),
+                        ),
+                    )
+            moment = first + timedelta(days=7)
+            while moment < today:
+                okrs.refresh_progress(session, now=moment)
+                moment += timedelta(days=7)
+            okrs.refresh_progress(session, now=today)
+    except Exception:  # the demo keeps going without OKRs; the log says why
+        logger.exception("demo OKRs could not be created")
+    finally:
+        db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -30,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
 from juncture.cli.detect import app as detect_app  # noqa: E402 - after app
+from juncture.cli.kpis import app as kpis_app  # noqa: E402 - after app
 from juncture.cli.signals import import_command, quarantine_app, rollups_app  # noqa: E402 - after app
 from juncture.cli.simulate import simulate_command  # noqa: E402 - after app
 
@@ -38,6 +40,7 @@ app.command("simulate")(simulate_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(rollups_app, name="rollups")
 app.add_typer(detect_app, name="detect")
+app.add_typer(kpis_app, name="kpis")
 
 
 def _version(value: bool) -> None:
@@ -119,6 +122,11 @@ def demo(
         updates["host"] = host
     if port:
         updates["port"] = port
+    if "JUNCTURE_BUSINESS_HOURS" not in os.environ:
+        # The simulated contact centre is staffed around the clock (three shifts, every day).
+        hours = '{"*": {"mon-sun": "00:00-24:00"}}'
+        os.environ["JUNCTURE_BUSINESS_HOURS"] = hours
+        updates["business_hours"] = {"*": {"mon-sun": "00:00-24:00"}}
     cfg = cfg.model_copy(update=updates)
     email, password, fresh = prepare_demo(cfg)
     loader = DemoLoader(cfg, days=days, seed=seed) if fresh and days > 0 else None

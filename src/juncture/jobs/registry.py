@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 JobFunc = Callable[[Session], dict[str, Any] | None]
 
 # Rooms that declare periodic work. A new room with a jobs.py adds itself here.
-JOB_MODULES: tuple[str, ...] = ("juncture.access.jobs", "juncture.signals.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "juncture.access.jobs",
+    "juncture.kpis.jobs",
+    "juncture.signals.jobs",
+)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 """The ingest pipeline: validate, de-duplicate, store and roll up one batch in one transaction.
 
 received = accepted + duplicates + quarantined holds for every call. Raw rows are written with
-the driver in batches; rollups are maintained in the same transaction with additive upserts
-(counts and sums add, min/max combine, sketches merge in SQL), so concurrent writers on
-PostgreSQL never lose an update and a rolled-back batch leaves no trace.
+the driver in batches; rollups are maintained in the same transaction, additively (counts and
+sums add, min/max combine, sketches merge: on SQLite in an upsert calling the registered
+``juncture_merge_sketch``, on PostgreSQL set-based: new keys inserted, existing ones locked in
+key order, their sketches merged in numpy and written back in one UPDATE), so concurrent
+writers on PostgreSQL never lose an update and a rolled-back batch leaves no trace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import hashlib
 import itertools
@@ -60,6 +61,13 @@ TABLES: dict[str, Table] = {
 COLUMNS: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in table.columns if c.name != "id") for name, table in TABLES.items()
 }
+
+# A per-connection staging table for PostgreSQL raw inserts (emptied before each use).
+_PG_STAGE = (
+    "SET LOCAL client_min_messages = warning; "
+    "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+    "SELECT {names} FROM {table} WITH NO DATA; DELETE FROM {stage}"
+)
 
 # One row dict to the tuple of its table's columns, in C.
 ROW_TUPLE = {name: operator.itemgetter(*columns) for name, columns in COLUMNS.items()}
@@ -210,7 +218,9 @@ class Ingestor:
                 inserted, dup = optimistic
                 fresh = inserted
             else:
-                fresh, dup = self._dedup(signal_type, rows)
+                # PostgreSQL inserts with ON CONFLICT DO NOTHING and keeps only the keys it
+                # inserted, so stored keys need no lookup first: they come back as duplicates.
+                fresh, dup = self._dedup(signal_type, rows, lookup=self.dialect != "postgresql")
                 inserted = self._insert(signal_type, fresh)
             result.duplicates += dup
             result.duplicates += len(fresh) - len(inserted)
@@ -317,7 +327,7 @@ class Ingestor:
     # ------------------------------------------------------------ dedup and insert
 
     def _dedup(
-        self, signal_type: str, rows: list[tuple[str, dict[str, Any]]]
+        self, signal_type: str, rows: list[tuple[str, dict[str, Any]]], *, lookup: bool = True
     ) -> tuple[list[dict[str, Any]], int]:
         seen: set[str] = set()
         unique: list[dict[str, Any]] = []
@@ -327,6 +337,8 @@ class Ingestor:
             seen.add(key)
             unique.append(row)
         dups_in_batch = len(rows) - len(unique)
+        if not lookup:
+            return unique, dups_in_batch
         table = TABLES[signal_type]
         existing: set[str] = set()
         keys = [r["key"] for r in unique]
@@ -387,16 +399,24 @@ class Ingestor:
             self.session.connection().exec_driver_sql(sql, list(map(ROW_TUPLE[signal_type], rows)))
             return rows
         # PostgreSQL: another transaction may insert the same key concurrently; keep only ours.
-        stmt = (
-            postgresql.insert(table)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(table.c.key)
+        # The rows are copied into a temporary staging table (COPY: no statement text to
+        # build or parse per row), then inserted from it in key order, one lock order for
+        # every writer.
+        names = ", ".join(columns)
+        stage = f"juncture_stage_{table.name}"
+        cursor = _pg_cursor(self.session)
+        cursor.execute(_PG_STAGE.format(stage=stage, names=names, table=table.name))
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            write = copy.write_row
+            for values in map(ROW_TUPLE[signal_type], rows):
+                write(values)
+        cursor.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY key "  # noqa: S608 - constant names
+            "ON CONFLICT (key) DO NOTHING RETURNING key"
         )
-        inserted: set[str] = set()
-        rows = sorted(rows, key=lambda r: r["key"])  # one lock order for every writer
-        for start in range(0, len(rows), 5000):
-            chunk = [{c: r[c] for c in columns} for r in rows[start : start + 5000]]
-            inserted.update(self.session.execute(stmt, chunk).scalars())
+        inserted = {key for (key,) in cursor.fetchall()}
+        if len(inserted) == len(rows):
+            return rows
         return [r for r in rows if r["key"] in inserted]
 
     # ------------------------------------------------------------ rollups
@@ -598,15 +618,6 @@ class Ingestor:
 # ---------------------------------------------------------------- shared writers
 
 
-@functools.lru_cache(maxsize=65_536)
-def _single_bin_sketch(k: int) -> str:
-    if k > 0:
-        return f'{{"z":0,"p":{{"{k}":1}},"n":{{}}}}'
-    if k < 0:
-        return f'{{"z":0,"p":{{}},"n":{{"{-k}":1}}}}'
-    return '{"z":1,"p":{},"n":{}}'
-
-
 def _order(series: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Points sorted by (series, time): every grain's buckets are then contiguous runs."""
     return np.lexsort((ts, series))
@@ -618,8 +629,8 @@ def _aggregate_sorted(
     """Aggregate points already sorted by (series, time) into buckets of ``grain_ms``.
 
     Returns the group start positions and the columns (series, bucket, count, sum, sumsq,
-    min, max, sketch) as lists. Sketch JSON equals ``sketch.dumps(sketch.from_indices(...))``
-    of the group's bins (bins in ascending order), built without a dict per group.
+    min, max, sketch) as lists. Sketch text equals ``sketch.dumps(sketch.from_indices(...))``
+    of the group's bins, built for all groups at once (``sketch.encode_groups``).
     """
     n = len(s)
     b = t - np.mod(t, grain_ms)
@@ -635,12 +646,12 @@ def _aggregate_sorted(
     maxs = np.maximum.reduceat(v, starts)
     single = counts == 1
     if single.all():
-        sketches: list[Any] = [_single_bin_sketch(k) for k in k_all.tolist()]
+        sketches: list[Any] = list(map(sketch.single, k_all.tolist()))
     else:
         sketches = [None] * len(starts)
         single_idx = np.flatnonzero(single)
         for i, k in zip(single_idx.tolist(), k_all[starts[single_idx]].tolist(), strict=True):
-            sketches[i] = _single_bin_sketch(k)
+            sketches[i] = sketch.single(k)
         group = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
         mask = ~single[group]
         g_m, k_m = group[mask], k_all[mask]
@@ -648,27 +659,10 @@ def _aggregate_sorted(
         span = int(k_m.max()) - k_lo + 1
         uniq, c = np.unique(g_m * span + (k_m - k_lo), return_counts=True)
         ug = uniq // span
-        uk = uniq % span + k_lo
-        texts = [f'"{a}":{n}' for a, n in zip(np.abs(uk).tolist(), c.tolist(), strict=True)]
-        # Per multi-point group: [first pair, end) and how many negative / zero bins lead it.
         first = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
-        end = np.append(first[1:], len(ug))
-        neg_before = np.r_[0, np.cumsum(uk < 0)]
-        zero_count = np.where(uk == 0, c, 0)
-        zero_before = np.r_[0, np.cumsum(uk == 0)]
-        zero_sum = np.r_[0, np.cumsum(zero_count)]
-        for g, lo, hi, nn, nz, z in zip(
-            ug[first].tolist(),
-            first.tolist(),
-            end.tolist(),
-            (neg_before[end] - neg_before[first]).tolist(),
-            (zero_before[end] - zero_before[first]).tolist(),
-            (zero_sum[end] - zero_sum[first]).tolist(),
-            strict=True,
-        ):
-            pos = ",".join(texts[lo + nn + nz : hi])
-            neg = ",".join(texts[lo : lo + nn])
-            sketches[g] = f'{{"z":{z},"p":{{{pos}}},"n":{{{neg}}}}}'
+        texts = sketch.encode_groups(first, uniq % span + k_lo, c.astype(np.int64))
+        for g, text in zip(ug[first].tolist(), texts, strict=True):
+            sketches[g] = text
     return starts, [
         s[starts].tolist(),
         b[starts].tolist(),
@@ -702,21 +696,41 @@ _ROLLUP_ADD = (
     "ON CONFLICT (series_id, grain, bucket_ms) DO UPDATE SET "
     "count = signal_rollups.count + excluded.count, sum = signal_rollups.sum + excluded.sum, "
     "sumsq = signal_rollups.sumsq + excluded.sumsq, "
-    "min = {least}(signal_rollups.min, excluded.min), "
-    "max = {greatest}(signal_rollups.max, excluded.max), "
+    "min = min(signal_rollups.min, excluded.min), "
+    "max = max(signal_rollups.max, excluded.max), "
     "sketch = juncture_merge_sketch(signal_rollups.sketch, excluded.sketch)"
 )
-_UPSERT = {
-    "sqlite": (
-        f"INSERT INTO signal_rollups ({_ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant names
-        + _ROLLUP_ADD.format(least="min", greatest="max")
-    ),
-    "postgresql": (
-        f"INSERT INTO signal_rollups ({_ROLLUP_COLUMNS}) "  # noqa: S608 - constant names
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        + _ROLLUP_ADD.format(least="LEAST", greatest="GREATEST")
-    ),
-}
+_UPSERT_SQLITE = (
+    f"INSERT INTO signal_rollups ({_ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant names
+    + _ROLLUP_ADD
+)
+
+# PostgreSQL, set-based (no per-row SQL function): the batch's rows go in as arrays; new keys
+# are inserted in key order, the keys that already existed are locked in key order, their
+# sketches merged in numpy, and everything else added in one UPDATE ... FROM.
+_PG_ARRAYS = (
+    "unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], %s::float8[], "
+    "%s::float8[], %s::float8[], %s::float8[], %s::text[]) "
+    "AS u(series_id, grain, bucket_ms, count, sum, sumsq, min, max, sketch)"
+)
+_PG_INSERT_NEW = (
+    f"INSERT INTO signal_rollups ({_ROLLUP_COLUMNS}) "  # noqa: S608 - constant names
+    f"SELECT * FROM {_PG_ARRAYS} ORDER BY u.series_id, u.grain, u.bucket_ms "
+    "ON CONFLICT (series_id, grain, bucket_ms) DO NOTHING "
+    "RETURNING series_id, grain, bucket_ms"
+)
+_PG_LOCK_EXISTING = (
+    "SELECT r.series_id, r.grain, r.bucket_ms, r.sketch FROM signal_rollups r "
+    "JOIN unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS k(series_id, grain, bucket_ms) "
+    "ON r.series_id = k.series_id AND r.grain = k.grain AND r.bucket_ms = k.bucket_ms "
+    "ORDER BY r.series_id, r.grain, r.bucket_ms FOR UPDATE OF r"
+)
+_PG_ADD_EXISTING = (
+    "UPDATE signal_rollups r SET count = r.count + u.count, sum = r.sum + u.sum, "  # noqa: S608 - constant names
+    "sumsq = r.sumsq + u.sumsq, min = LEAST(r.min, u.min), max = GREATEST(r.max, u.max), "
+    f"sketch = u.sketch FROM {_PG_ARRAYS} "
+    "WHERE r.series_id = u.series_id AND r.grain = u.grain AND r.bucket_ms = u.bucket_ms"
+)
 
 
 def ensure_sqlite_functions(session: Session) -> None:
@@ -729,29 +743,82 @@ def ensure_sqlite_functions(session: Session) -> None:
             raw._juncture_functions = True
 
 
+def _pg_cursor(session: Session) -> Any:
+    """A psycopg cursor on the session's connection (inside its transaction)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw.cursor()
+
+
+def _pg_array(values: Iterable[Any]) -> str:
+    """An array literal of numbers or of strings that need no quoting (grains, base64).
+
+    Built with one join instead of the driver's per-element array dumping; ``str`` of a
+    float round-trips exactly through PostgreSQL's float8 input.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _write_rollups_postgresql(session: Session, columns: list[list[Any]]) -> None:
+    """Add rollup rows (columns in ``_ROLLUP_COLUMNS`` order, one row per key) on PostgreSQL.
+
+    Lock order: new keys are inserted in key order (a key another writer is inserting makes
+    this one wait for that writer's end); keys that existed are then locked in key order
+    (``FOR UPDATE`` above the sort); the UPDATE touches only rows already locked. Every writer
+    follows that order, so concurrent writers cannot deadlock.
+    """
+    cursor = _pg_cursor(session)
+    arrays = list(map(_pg_array, columns))
+    inserted = {(s, g, b) for s, g, b in cursor.execute(_PG_INSERT_NEW, arrays).fetchall()}
+    n = len(columns[0])
+    if len(inserted) == n:
+        return
+    keys = list(zip(columns[0], columns[1], columns[2], strict=True))
+    old = [i for i, key in enumerate(keys) if key not in inserted]
+    picked = [[col[i] for i in old] for col in columns]
+    existing = {
+        (s, g, b): text
+        for s, g, b, text in cursor.execute(
+            _PG_LOCK_EXISTING, list(map(_pg_array, picked[:3]))
+        ).fetchall()
+    }
+    m = len(old)
+    own = picked[8]
+    stored = [existing[key] for key in zip(picked[0], picked[1], picked[2], strict=True)]
+    group = np.concatenate([np.arange(m, dtype=np.int64), np.arange(m, dtype=np.int64)])
+    picked[8] = sketch.merge_many(stored + own, group, m)
+    cursor.execute(_PG_ADD_EXISTING, list(map(_pg_array, picked)))
+
+
 def write_rollups(
     session: Session, series: np.ndarray, ts: np.ndarray, values: np.ndarray, *, dialect: str
 ) -> int:
-    """Add these points to the minute, hour and day rollups (additive upserts, sorted keys).
+    """Add these points to the minute, hour and day rollups (additive, in key order).
 
     The points are sorted once by (series, time); each grain's buckets are contiguous runs of
     that order, so the three grains share one sort and rows come out in key order.
     """
     if not len(series):
         return 0
-    if dialect == "sqlite":
-        ensure_sqlite_functions(session)
-    sql = _UPSERT["postgresql" if dialect == "postgresql" else "sqlite"]
     order = _order(series, ts)
     s, t, v = series[order], ts[order], values[order]
     k_all = sketch.bin_indices(v)
-    connection = session.connection()
-    written = 0
+    per_grain = []
     for grain, ms in GRAINS.items():
         _, columns = _aggregate_sorted(s, t, v, k_all, ms)
-        rows = list(zip(columns[0], itertools.repeat(grain), *columns[1:]))
-        connection.exec_driver_sql(sql, rows)
-        written += len(rows)
+        columns.insert(1, [grain] * len(columns[0]))
+        per_grain.append(columns)
+    written = sum(len(c[0]) for c in per_grain)
+    if dialect == "postgresql":
+        # One set of statements for all grains (the SQL orders the rows by key itself).
+        _write_rollups_postgresql(
+            session, [list(itertools.chain(*col)) for col in zip(*per_grain, strict=True)]
+        )
+        return written
+    ensure_sqlite_functions(session)
+    connection = session.connection()
+    for columns in per_grain:
+        connection.exec_driver_sql(_UPSERT_SQLITE, list(zip(*columns, strict=True)))
     return written
 
 

@@ -79,6 +79,11 @@ class Ticket(Base):
     """A ticket's current state, derived from its events by event time (never arrival order)."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        # KPI cohorts read tickets by creation time; repeat contacts by customer and time.
+        Index("ix_tickets_created_ms", "created_ms"),
+        Index("ix_tickets_customer_created", "customer_id", "created_ms"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(128), unique=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -171,82 +170,24 @@ def logout(request: Request, session: SessionDep, actor: PageReader) -> Response
 
 
 @router.get("/")
-def overview(request: Request, session: SessionDep, actor: PageReader) -> Response:
-    teams = access_service.list_teams(session)
-    services = catalog_service.list_services(session)
-    journeys = catalog_service.list_journeys(session)
-    team_by_id = {t.id: t for t in teams}
-    service_by_id = {s.id: s for s in services}
-    dependents: dict[int, int] = {}
-    for journey in journeys:
-        for sid in {sid for step in journey.steps for sid in step.service_ids}:
-            dependents[sid] = dependents.get(sid, 0) + 1
-    by_team: dict[int, list[Any]] = {}
-    for svc in services:
-        by_team.setdefault(svc.owner_team_id, []).append(svc)
-    unmapped = [s for s in services if s.customer_facing and s.id not in dependents]
+def overview(
+    request: Request, session: SessionDep, actor: PageReader, settings: SettingsDep
+) -> Response:
+    """Ops health beside customer signals, from the same ``overview()`` as /api/v1/overview."""
+    from juncture.kpis.api import window
+    from juncture.kpis.overview import overview as compute_overview
+    from juncture.web.kpis import JINJA_HELPERS
+
+    start, end = window(session, None, None)
     return render(
         request,
         "overview.html",
         {
-            "teams": teams,
-            "team_by_id": team_by_id,
-            "services": services,
-            "service_by_id": service_by_id,
-            "journeys": journeys,
-            "dependents": dependents,
-            "by_team": by_team,
-            "unmapped": unmapped,
-            "regions": catalog_service.list_regions(session),
-            "channels": catalog_service.list_channels(session),
-            "now": datetime.now(UTC),
-            "recent": _recent_activity(session, journeys),
+            "ov": compute_overview(session, start=start, end=end, settings=settings),
+            "teams": access_service.list_teams(session),
+            **JINJA_HELPERS,
         },
     )
-
-
-def _recent_activity(session: Any, journeys: Any) -> dict[str, Any] | None:
-    """The last 24 stored hours, both sides: service traffic, latency, errors; journey steps.
-
-    Read from hourly rollups only (a handful of grouped queries), never from raw events.
-    """
-    latest = signals_service.latest_bucket(session)
-    if latest is None:
-        return None
-    end = latest + timedelta(hours=1)
-    start = end - timedelta(hours=24)
-
-    def totals(signal_type: str, metric: str) -> dict[str, tuple[int, float]]:
-        return signals_service.totals_by_subject(
-            session, signal_type=signal_type, metric=metric, start=start, end=end
-        )
-
-    requests = totals("metric", "requests")
-    latency = totals("metric", "latency_p95_ms")
-    errors = totals("metric", "error_rate")
-    reached = totals("funnel", "reached")
-    services = {}
-    for slug in sorted(set(requests) | set(latency) | set(errors)):
-        lat_n, lat_sum = latency.get(slug, (0, 0.0))
-        err_n, err_sum = errors.get(slug, (0, 0.0))
-        services[slug] = {
-            "requests": requests.get(slug, (0, 0.0))[1],
-            "latency_p95": lat_sum / lat_n if lat_n else None,
-            "error_rate": err_sum / err_n if err_n else None,
-        }
-    funnels = []
-    for journey in journeys:
-        steps = []
-        first = None
-        for step in journey.steps:
-            count = reached.get(f"{journey.slug}/{step.slug}", (0, 0.0))[0]
-            first = count if first is None else first
-            steps.append(
-                {"name": step.name, "count": count, "share": count / first if first else None}
-            )
-        if any(s["count"] for s in steps):
-            funnels.append({"journey": journey, "steps": steps})
-    return {"start": start, "end": end, "services": services, "funnels": funnels}
 
 
 # ---------------------------------------------------------------- services

@@ -39,6 +39,8 @@ NAV: list[dict[str, Any]] = [
     {"href": "/services", "label": "Services", "scope": "read", "icon": "▦"},
     {"href": "/journeys", "label": "Journeys", "scope": "read", "icon": "➝"},
     {"href": "/teams", "label": "Teams", "scope": "read", "icon": "◍"},
+    {"href": "/kpis", "label": "KPIs", "scope": "read", "icon": "◫"},
+    {"href": "/okrs", "label": "OKRs", "scope": "read", "icon": "◔"},
     {"href": "/vocabulary", "label": "Regions & channels", "scope": "read", "icon": "◇"},
 ]
 ADMIN_NAV: list[dict[str, Any]] = [

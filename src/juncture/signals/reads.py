@@ -1,0 +1,256 @@
+"""Narrow reads of rollups and ticket state for other rooms (KPIs, alerts, insights).
+
+Other rooms never query the signals tables themselves; they call these through
+``juncture.signals.service``. Every read uses an index: series are found first (the series
+table is small), then rollups by their primary key (series, grain, bucket), and tickets by
+creation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam, exists, func, select
+from sqlalchemy.orm import Session
+
+from juncture.kit.errors import Invalid
+from juncture.signals.models import Rollup, Series, Ticket
+
+_CHUNK = 900  # ids per IN list
+# One expanding parameter: the statement is built (and cached) once, not per id.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    id: int
+    subject: str
+    metric: str
+    region: str | None
+    channel: str | None
+    segment: str | None
+    dims: Mapping[str, Any]
+
+
+def find_series(
+    session: Session,
+    *,
+    signal_type: str,
+    metrics: Sequence[str],
+    subjects: Sequence[str] | None = None,
+    subject_prefix: str | None = None,
+    region: str | None = None,
+    channel: str | None = None,
+    segment: str | None = None,
+    with_dims: bool = False,
+) -> list[SeriesRef]:
+    """Series of a type and metrics, narrowed by subject (exact list or prefix) and dimensions.
+
+    ``dims`` (a JSON object per series) is read only with ``with_dims=True``."""
+    dims_column: Any = Series.dims if with_dims else Series.id
+    stmt = select(
+        Series.id,
+        Series.subject,
+        Series.metric,
+        Series.region,
+        Series.channel,
+        Series.segment,
+        dims_column,
+    ).where(Series.signal_type == signal_type, Series.metric.in_(list(metrics)))
+    if subjects is not None:
+        if not subjects:
+            return []
+        stmt = stmt.where(Series.subject.in_(list(subjects)))
+    if subject_prefix is not None:
+        stmt = stmt.where(Series.subject.startswith(subject_prefix, autoescape=True))
+    for column, value in (
+        (Series.region, region),
+        (Series.channel, channel),
+        (Series.segment, segment),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return [
+        SeriesRef(int(r[0]), r[1], r[2], r[3], r[4], r[5], (r[6] or {}) if with_dims else {})
+        for r in session.execute(stmt)
+    ]
+
+
+def rollup_rows(
+    session: Session,
+    *,
+    series_ids: Sequence[int],
+    grain: str,
+    start_ms: int,
+    end_ms: int,
+    sketches: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """``(series_id, bucket_ms, count, sum, sumsq)`` per stored bucket in [start, end), or
+    ``(series_id, bucket_ms, sketch_text)`` with ``sketches=True``."""
+    if grain not in ("m", "h", "d"):
+        raise Invalid("grain must be m, h or d", code="bad_grain")
+    ids = sorted(series_ids)
+    columns: tuple[Any, ...] = (
+        (Rollup.sketch,) if sketches else (Rollup.count, Rollup.sum, Rollup.sumsq)
+    )
+    for i in range(0, len(ids), _CHUNK):
+        stmt = select(Rollup.series_id, Rollup.bucket_ms, *columns).where(
+            Rollup.series_id.in_(_IDS),
+            Rollup.grain == grain,
+            Rollup.bucket_ms >= start_ms,
+            Rollup.bucket_ms < end_ms,
+        )
+        yield from session.connection().execute(stmt, {"ids": ids[i : i + _CHUNK]}).all()
+
+
+def rollup_sums(
+    session: Session,
+    *,
+    groups: Mapping[str, Sequence[int]],
+    grain: str,
+    start_ms: int,
+    end_ms: int,
+) -> list[tuple[str, int, float, float, float]]:
+    """``(label, bucket_ms, count, sum, sumsq)`` summed in SQL over each group of series.
+
+    One grouped query per label (and per chunk of ids): the database adds the buckets up, so
+    only one row per label and bucket comes back."""
+    if grain not in ("m", "h", "d"):
+        raise Invalid("grain must be m, h or d", code="bad_grain")
+    out: list[tuple[str, int, float, float, float]] = []
+    for label, series_ids in groups.items():
+        ids = sorted(series_ids)
+        for i in range(0, len(ids), _CHUNK):
+            stmt = (
+                select(
+                    Rollup.bucket_ms,
+                    func.sum(Rollup.count),
+                    func.sum(Rollup.sum),
+                    func.sum(Rollup.sumsq),
+                )
+                .where(
+                    Rollup.series_id.in_(_IDS),
+                    Rollup.grain == grain,
+                    Rollup.bucket_ms >= start_ms,
+                    Rollup.bucket_ms < end_ms,
+                )
+                .group_by(Rollup.bucket_ms)
+            )
+            out.extend(
+                (label, int(b), float(n or 0), float(t or 0.0), float(tt or 0.0))
+                for b, n, t, tt in session.connection()
+                .execute(stmt, {"ids": ids[i : i + _CHUNK]})
+                .all()
+            )
+    return out
+
+
+#: Ticket state columns other rooms may read (the ticket's current, event-time state).
+TICKET_COLUMNS = frozenset(
+    {
+        "ref", "status", "created_ms", "first_response_ms", "resolved_ms", "last_event_ms",
+        "team", "agent_id", "channel", "priority", "category", "customer_id", "region",
+        "segment", "service", "field_ms", "reopen_count", "reassign_count", "reply_count",
+    }
+)  # fmt: skip
+
+
+def ticket_cohort(
+    session: Session,
+    *,
+    start_ms: int,
+    end_ms: int,
+    columns: Sequence[str],
+    filters: Mapping[str, str] | None = None,
+    repeat_within_ms: int | None = None,
+) -> list[tuple[Any, ...]]:
+    """Tickets created in [start, end): ``created_ms`` followed by the requested columns.
+
+    ``filters`` are equality filters on ticket columns (team, region, channel, ...). With
+    ``repeat_within_ms`` a last column says whether the same customer created another ticket
+    in that long before this one (an index probe per ticket, in the database)."""
+    unknown = [c for c in [*columns, *(filters or {})] if c not in TICKET_COLUMNS]
+    if unknown:
+        raise Invalid(f"unknown ticket columns {unknown}", code="bad_column")
+    table = Ticket.__table__
+    extra: list[Any] = []
+    if repeat_within_ms is not None:
+        earlier = Ticket.__table__.alias("earlier")
+        extra.append(
+            exists()
+            .where(
+                earlier.c.customer_id == table.c.customer_id,
+                earlier.c.created_ms >= table.c.created_ms - repeat_within_ms,
+                earlier.c.created_ms < table.c.created_ms,
+            )
+            .label("repeat")
+        )
+    stmt = select(table.c.created_ms, *(table.c[c] for c in columns), *extra).where(
+        table.c.created_ms >= start_ms, table.c.created_ms < end_ms
+    )
+    for name, value in (filters or {}).items():
+        stmt = stmt.where(table.c[name] == value)
+    return [tuple(r) for r in session.connection().execute(stmt)]
+
+
+def ticket_counts(
+    session: Session,
+    *,
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int | None,
+    offset_ms: int = 0,
+    filters: Mapping[str, str] | None = None,
+    group_by: str | None = None,
+) -> list[tuple[str | None, int | None, int]]:
+    """Tickets created in [start, end) counted in the database: ``(group, bucket start, n)``.
+
+    Buckets start at multiples of ``bucket_ms`` shifted by ``offset_ms`` (e.g. Mondays for
+    weeks); ``bucket_ms=None`` counts the whole window."""
+    unknown = [
+        c for c in [*(filters or {}), *([group_by] if group_by else [])] if c not in TICKET_COLUMNS
+    ]
+    if unknown:
+        raise Invalid(f"unknown ticket columns {unknown}", code="bad_column")
+    table = Ticket.__table__
+    cols: list[Any] = []
+    if group_by is not None:
+        cols.append(table.c[group_by])
+    if bucket_ms is not None:
+        created = table.c.created_ms
+        cols.append((created - (created - offset_ms) % bucket_ms).label("bucket"))
+    stmt = select(*cols, func.count()).where(
+        table.c.created_ms >= start_ms, table.c.created_ms < end_ms
+    )
+    for name, value in (filters or {}).items():
+        stmt = stmt.where(table.c[name] == value)
+    if cols:
+        stmt = stmt.group_by(*cols)
+    out: list[tuple[str | None, int | None, int]] = []
+    for row in session.connection().execute(stmt).all():
+        group = row[0] if group_by is not None else None
+        bucket = int(row[-2]) if bucket_ms is not None else None
+        out.append((group, bucket, int(row[-1])))
+    return out
+
+
+def ticket_times_of_customers(
+    session: Session, *, customers: Sequence[str], start_ms: int, end_ms: int
+) -> dict[str, list[int]]:
+    """Creation times of the tickets of these customers in [start, end), sorted per customer."""
+    out: dict[str, list[int]] = {}
+    ordered = sorted(set(customers))
+    for i in range(0, len(ordered), _CHUNK):
+        stmt = select(Ticket.customer_id, Ticket.created_ms).where(
+            Ticket.customer_id.in_(ordered[i : i + _CHUNK]),
+            Ticket.created_ms >= start_ms,
+            Ticket.created_ms < end_ms,
+        )
+        for customer, ts in session.connection().execute(stmt):
+            if customer is not None and ts is not None:
+                out.setdefault(customer, []).append(int(ts))
+    for times in out.values():
+        times.sort()
+    return out
