@@ -39,6 +39,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_read_caches() -> None:
+    """Per-process read caches are keyed on the newest audit event and series; tests reuse one
+    PostgreSQL schema with truncated tables (ids restart), so each test starts them empty."""
+    from juncture.kpis import service as kpi_service
+    from juncture.signals import reads
+
+    kpi_service._CONTEXTS.clear()
+    reads._FOUND.clear()
+
+
 def _pg_url() -> str | None:
     raw = os.environ.get(PG_ENV)
     if not raw:

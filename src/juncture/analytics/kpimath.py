@@ -14,6 +14,7 @@ names. Conventions used throughout:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,6 +77,18 @@ _MAD_TO_SD = 1.482602218505602
 def _z(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    return _z_cached(float(confidence))
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_quantile(confidence: float, df: int) -> float:
+    """Two-sided Student t quantile for whole degrees of freedom (cached: scipy is slow)."""
+    return float(stats.t.ppf(0.5 + confidence / 2.0, df))
+
+
+@functools.lru_cache(maxsize=64)
+def _z_cached(confidence: float) -> float:
+    # scipy's ppf costs ~0.1 ms a call; KPI pages ask for the same few quantiles many times
     return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
@@ -298,7 +311,7 @@ def _mean_interval(
     if n < 2:
         return mean, _NAN, _NAN
     var = float((counts * (scores - mean) ** 2).sum() / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * math.sqrt(var / n)
+    half = _t_quantile(float(confidence), int(n - 1)) * math.sqrt(var / n)
     return mean, max(low, mean - half), min(high, mean + half)
 
 

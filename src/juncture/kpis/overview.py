@@ -16,9 +16,11 @@ direction of the change only (``tested=False``), the headline deltas are tested 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -196,7 +198,7 @@ def _empty_group(kpi: str) -> GroupValue:
 
 
 def _headline(
-    session: Session, kpi: str, start: datetime, end: datetime, ctx: c.Context
+    session: Session, *, kpi: str, start: datetime, end: datetime, ctx: c.Context
 ) -> Headline:
     definition = CATALOGUE[kpi]
     cmp = service.compare(session, kpi=kpi, start=start, end=end, ctx=ctx)
@@ -232,6 +234,7 @@ def _headline(
 
 def _grouped(
     session: Session,
+    *,
     kpi: str,
     group_by: str,
     start: datetime,
@@ -295,13 +298,27 @@ def overview(
     previous_start = start - (end - start)
     ctx = service.context(session, settings)
 
-    ops = [_headline(session, k, start, end, ctx) for k in OPS_KPIS]
-    cx = [_headline(session, k, start, end, ctx) for k in CX_KPIS]
-
-    per_service = {
-        k: _grouped(session, k, "service", start, end, previous_start, ctx) for k in SERVICE_KPIS
-    }
-    conversion = _grouped(session, "conversion", "journey", start, end, previous_start, ctx)
+    tasks: list[Callable[[Session], Any]] = [
+        *(functools.partial(_headline, kpi=k, start=start, end=end, ctx=ctx) for k in OPS_KPIS),
+        *(functools.partial(_headline, kpi=k, start=start, end=end, ctx=ctx) for k in CX_KPIS),
+        *(
+            functools.partial(
+                _grouped, kpi=k, group_by="service", start=start, end=end,
+                previous_start=previous_start, ctx=ctx,
+            )
+            for k in SERVICE_KPIS
+        ),
+        functools.partial(
+            _grouped, kpi="conversion", group_by="journey", start=start, end=end,
+            previous_start=previous_start, ctx=ctx,
+        ),
+    ]  # fmt: skip
+    results = [task(session) for task in tasks]
+    ops = results[: len(OPS_KPIS)]
+    cx = results[len(OPS_KPIS) : len(OPS_KPIS) + len(CX_KPIS)]
+    grouped = results[len(OPS_KPIS) + len(CX_KPIS) :]
+    per_service = dict(zip(SERVICE_KPIS, grouped[: len(SERVICE_KPIS)], strict=True))
+    conversion = grouped[-1]
     requests = signals_service.totals_by_subject(
         session, signal_type="metric", metric="requests", start=start, end=end
     )

@@ -47,6 +47,9 @@ from juncture.signals.reads import (
     rollup_sums as rollup_sums,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
+    series_totals as series_totals,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
     ticket_cohort as ticket_cohort,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
@@ -575,16 +578,19 @@ def totals_by_subject(
     session: Session, *, signal_type: str, metric: str, start: datetime, end: datetime
 ) -> dict[str, tuple[int, float]]:
     """(count, sum) per subject over [start, end) from hourly rollups, all dimensions merged."""
-    rows = session.execute(
-        select(Series.subject, func.sum(Rollup.count), func.sum(Rollup.sum))
-        .join(Series, Series.id == Rollup.series_id)
-        .where(
-            Series.signal_type == signal_type,
-            Series.metric == metric,
-            Rollup.grain == "h",
-            Rollup.bucket_ms >= int(start.timestamp() * 1000),
-            Rollup.bucket_ms < int(end.timestamp() * 1000),
-        )
-        .group_by(Series.subject)
-    ).all()
-    return {subject: (int(n or 0), float(total or 0.0)) for subject, n, total in rows}
+    subject_of = {
+        ref.id: ref.subject
+        for ref in find_series(session, signal_type=signal_type, metrics=[metric])
+    }
+    per_series = series_totals(
+        session,
+        series_ids=list(subject_of),
+        grain="h",
+        start_ms=int(start.timestamp() * 1000),
+        end_ms=int(end.timestamp() * 1000),
+    )
+    totals: dict[str, tuple[int, float]] = {}
+    for sid, (count, total) in per_series.items():
+        n, t = totals.get(subject_of[sid], (0, 0.0))
+        totals[subject_of[sid]] = (n + int(count), t + total)
+    return totals
