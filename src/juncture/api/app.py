@@ -15,6 +15,7 @@ from juncture.api.health import router as health_router
 from juncture.api.observability import Metrics, ObservabilityMiddleware
 from juncture.catalog.api import router as catalog_router
 from juncture.config import Settings
+from juncture.detect.api import router as detect_router
 from juncture.jobs.api import router as jobs_router
 from juncture.jobs.runner import JobRunner
 from juncture.kit.errors import SchemaOutdated
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(access_router)
     api.include_router(catalog_router)
+    api.include_router(detect_router)
     api.include_router(jobs_router)
     api.include_router(okr_router)
     api.include_router(signals_router)
@@ -120,5 +122,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from juncture.web.kpis import router as kpi_pages_router
 
     app.include_router(kpi_pages_router)
+    from juncture.web.alerts import router as alert_pages_router
+
+    app.include_router(alert_pages_router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app

@@ -41,6 +41,7 @@ NAV: list[dict[str, Any]] = [
     {"href": "/teams", "label": "Teams", "scope": "read", "icon": "◍"},
     {"href": "/kpis", "label": "KPIs", "scope": "read", "icon": "◫"},
     {"href": "/okrs", "label": "OKRs", "scope": "read", "icon": "◔"},
+    {"href": "/alerts", "label": "Alerts", "scope": "read", "icon": "⚠"},
     {"href": "/vocabulary", "label": "Regions & channels", "scope": "read", "icon": "◇"},
 ]
 ADMIN_NAV: list[dict[str, Any]] = [
