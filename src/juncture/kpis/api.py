@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -194,6 +194,70 @@ def kpi_csv(result: KpiRead) -> str:
     return buffer.getvalue()
 
 
+class SliceQuery:
+    """The slice filters every KPI route takes as query parameters (only the given ones)."""
+
+    def __init__(
+        self,
+        service_: SERVICE = None,
+        journey: str | None = None,
+        region: str | None = None,
+        channel: str | None = None,
+        team: str | None = None,
+        segment: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.filters = _filters(service_, journey, region, channel, team, segment, location, None)
+
+
+class SeriesQuery:
+    """Window, bucket, group, baseline and comparison of GET /kpis/{kpi} and its CSV twin."""
+
+    def __init__(
+        self,
+        start: FROM = None,
+        end: TO = None,
+        bucket: BUCKET = "day",
+        group_by: Annotated[
+            str | None,
+            Query(
+                description="a slice: service, journey, region, channel, team, segment, location"
+            ),
+        ] = None,
+        baseline: Annotated[
+            bool, Query(description="add the seasonal expected value and band")
+        ] = False,
+        compare_to: Annotated[
+            Literal["previous", "year"],
+            Query(
+                description="previous: the window before; year: the same window 52 weeks earlier"
+            ),
+        ] = "previous",
+        step: Annotated[str | None, Query(description="journey/step, for drop-off")] = None,
+    ) -> None:
+        self.start, self.end, self.bucket, self.group_by = start, end, bucket, group_by
+        self.baseline, self.compare_to, self.step = baseline, compare_to, step
+
+    def read(self, session: Session, kpi: str, slices: SliceQuery, settings: Settings) -> KpiRead:
+        filters = {**slices.filters, **({"step": self.step} if self.step else {})}
+        return read_kpi(
+            session,
+            kpi=kpi,
+            start=self.start,
+            end=self.end,
+            bucket=self.bucket,
+            group_by=self.group_by,
+            filters=filters,
+            baseline=self.baseline,
+            settings=settings,
+            compare_to=self.compare_to,
+        )
+
+
+Slices = Annotated[SliceQuery, Depends()]
+SeriesParams = Annotated[SeriesQuery, Depends()]
+
+
 @router.get(
     "/kpis/{kpi}.csv",
     tags=["kpis"],
@@ -205,35 +269,11 @@ def get_kpi_csv(
     session: SessionDep,
     actor: ReadActor,
     settings: SettingsDep,
-    start: FROM = None,
-    end: TO = None,
-    bucket: BUCKET = "day",
-    group_by: str | None = None,
-    baseline: bool = False,
-    compare_to: Literal["previous", "year"] = "previous",
-    service_: SERVICE = None,
-    journey: str | None = None,
-    region: str | None = None,
-    channel: str | None = None,
-    team: str | None = None,
-    segment: str | None = None,
-    location: str | None = None,
-    step: str | None = None,
+    params: SeriesParams,
+    slices: Slices,
 ) -> Response:
     """The same series as GET /kpis/{kpi}, as CSV (values with full precision)."""
-    filters = _filters(service_, journey, region, channel, team, segment, location, step)
-    result = read_kpi(
-        session,
-        kpi=kpi,
-        start=start,
-        end=end,
-        bucket=bucket,
-        group_by=group_by,
-        filters=filters,
-        baseline=baseline,
-        settings=settings,
-        compare_to=compare_to,
-    )
+    result = params.read(session, kpi, slices, settings)
     return Response(
         kpi_csv(result),
         media_type="text/csv",
@@ -247,46 +287,12 @@ def get_kpi(
     session: SessionDep,
     actor: ReadActor,
     settings: SettingsDep,
-    start: FROM = None,
-    end: TO = None,
-    bucket: BUCKET = "day",
-    group_by: Annotated[
-        str | None,
-        Query(description="a slice: service, journey, region, channel, team, segment, location"),
-    ] = None,
-    baseline: Annotated[
-        bool, Query(description="add the seasonal expected value and band")
-    ] = False,
-    compare_to: Annotated[
-        Literal["previous", "year"],
-        Query(
-            description="previous: the window just before; year: the same window 52 weeks earlier"
-        ),
-    ] = "previous",
-    service_: SERVICE = None,
-    journey: str | None = None,
-    region: str | None = None,
-    channel: str | None = None,
-    team: str | None = None,
-    segment: str | None = None,
-    location: str | None = None,
-    step: Annotated[str | None, Query(description="journey/step, for drop-off")] = None,
+    params: SeriesParams,
+    slices: Slices,
 ) -> KpiRead:
     """One KPI over a window: its value with interval, the comparison with the previous
     period of the same length, and the series per bucket (and per group)."""
-    filters = _filters(service_, journey, region, channel, team, segment, location, step)
-    return read_kpi(
-        session,
-        kpi=kpi,
-        start=start,
-        end=end,
-        bucket=bucket,
-        group_by=group_by,
-        filters=filters,
-        baseline=baseline,
-        settings=settings,
-        compare_to=compare_to,
-    )
+    return params.read(session, kpi, slices, settings)
 
 
 @router.get("/kpis/{kpi}/consistency", response_model=ConsistencyRead, tags=["kpis"])
@@ -298,18 +304,12 @@ def get_consistency(
     by: Annotated[
         str, Query(description="the slice to rank: region, location, team, channel, ...")
     ],
+    slices: Slices,
     start: FROM = None,
     end: TO = None,
-    service_: SERVICE = None,
-    journey: str | None = None,
-    region: str | None = None,
-    channel: str | None = None,
-    team: str | None = None,
-    segment: str | None = None,
-    location: str | None = None,
 ) -> ConsistencyRead:
     """Rank groups (locations, teams, ...) on a KPI, with shrinkage, and the spread between them."""
-    filters = _filters(service_, journey, region, channel, team, segment, location, None)
+    filters = slices.filters
     start, end = window(session, start, end)
     spread = service.consistency(
         session, kpi=kpi, by=by, start=start, end=end, filters=filters, settings=settings

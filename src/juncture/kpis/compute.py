@@ -394,22 +394,28 @@ _TICKET_SLICES = {
 }
 
 
-def ticket_rows(
-    session: Session, q: Query, columns: Sequence[str], *, repeat_within_ms: int | None = None
-) -> tuple[list[Any], list[str]]:
-    """Tickets created in the window (the cohort): ``created_ms`` then the requested columns,
-    and each ticket's group label."""
+def _ticket_slices(q: Query) -> tuple[dict[str, str], str | None]:
+    """Ticket columns for the query's filters, and the column of its group (if any)."""
     filters: dict[str, str] = {}
     for name, value in q.filters.items():
         column = _TICKET_SLICES.get(name)
         if column is None:
             raise Invalid(f"this KPI cannot be filtered by '{name}'", code="bad_filter")
         filters[column] = value
-    label_column: str | None = None
+    group: str | None = None
     if q.group_by is not None:
-        label_column = _TICKET_SLICES.get(q.group_by)
-        if label_column is None:
+        group = _TICKET_SLICES.get(q.group_by)
+        if group is None:
             raise Invalid(f"this KPI cannot be grouped by '{q.group_by}'", code="bad_group_by")
+    return filters, group
+
+
+def ticket_rows(
+    session: Session, q: Query, columns: Sequence[str], *, repeat_within_ms: int | None = None
+) -> tuple[list[Any], list[str]]:
+    """Tickets created in the window (the cohort): ``created_ms`` then the requested columns,
+    and each ticket's group label."""
+    filters, label_column = _ticket_slices(q)
     wanted = [*columns, label_column] if label_column is not None else list(columns)
     rows = signals_service.ticket_cohort(
         session,
@@ -439,17 +445,7 @@ def _group_mask(
 
 def ticket_counts(session: Session, q: Query) -> list[tuple[str, int | None, float]]:
     """Tickets created per (label, bucket), counted in the database."""
-    filters: dict[str, str] = {}
-    for name, value in q.filters.items():
-        column = _TICKET_SLICES.get(name)
-        if column is None:
-            raise Invalid(f"this KPI cannot be filtered by '{name}'", code="bad_filter")
-        filters[column] = value
-    group: str | None = None
-    if q.group_by is not None:
-        group = _TICKET_SLICES.get(q.group_by)
-        if group is None:
-            raise Invalid(f"this KPI cannot be grouped by '{q.group_by}'", code="bad_group_by")
+    filters, group = _ticket_slices(q)
     size = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS, None: None}[q.bucket]
     rows = signals_service.ticket_counts(
         session,
