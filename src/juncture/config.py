@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -126,6 +126,40 @@ class Settings(BaseSettings):
         default_factory=lambda: {"1": 99.9, "2": 99.5, "3": 99.0},
         description="Availability SLO target in percent per service tier, JSON.",
     )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address people reach juncture at: absolute links in alert "
+        "notifications (Open, Acknowledge) start with it.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the acknowledge links of alert notifications (HMAC-SHA256); at "
+        "least 16 characters. Unset: notifications carry no acknowledge link. Changing it "
+        "invalidates the links already sent.",
+    )
+    ack_link_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 30,
+        description="How long the acknowledge link of a notification stays valid, in hours.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("secret_key must be at least 16 characters")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -28,6 +28,8 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("POST", "/api/v1/widget/responses"),  # authenticated by the widget token, rate limited
+    ("GET", "/alerts/{alert_id}/ack"),  # a signed, expiring acknowledge link (confirm page)
+    ("POST", "/alerts/{alert_id}/ack"),  # the link's token (or a session) + CSRF
 }
 
 

@@ -44,6 +44,22 @@ class ThresholdParams(_Params):
     threshold: float
     op: Literal[">", ">=", "<", "<="] = ">"
     for_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    clear_threshold: float | None = Field(
+        default=None,
+        description="Recovery line (hysteresis): the alert clears only once the value is no "
+        "longer beyond it; default the threshold itself",
+    )
+
+    @model_validator(mode="after")
+    def _clear_on_normal_side(self) -> ThresholdParams:
+        if self.clear_threshold is None:
+            return self
+        above = self.op in (">", ">=")
+        if (above and self.clear_threshold > self.threshold) or (
+            not above and self.clear_threshold < self.threshold
+        ):
+            raise ValueError("clear_threshold must be on the normal side of threshold")
+        return self
 
 
 class BaselineParams(_Params):

@@ -7,6 +7,9 @@ resolve. Every transition appends an :class:`AlertEvent`. Services never commit.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -807,8 +810,10 @@ def record_deliveries(
     alert_state: str,
     dedup_key: str,
     attempts: Iterable[channels_mod.Attempt],
+    detail: Mapping[str, Any] | None = None,
 ) -> list[Delivery]:
-    """Store every attempt ``channels.deliver`` returned, plus one ``notified`` event."""
+    """Store every attempt ``channels.deliver`` returned, plus one ``notified`` event
+    (``detail`` adds to the event's detail: the step, the people notified)."""
     alert = get_alert_or_raise(session, alert_id=alert_id)
     channel = get_channel_or_raise(session, channel_id=channel_id)
     rows = [
@@ -841,6 +846,7 @@ def record_deliveries(
                 "state": alert_state,
                 "ok": rows[-1].ok,
                 "attempts": len(rows),
+                **(detail or {}),
             },
         )
     session.flush()
@@ -1334,3 +1340,48 @@ def delete_chain(session: Session, *, chain_id: int) -> None:
 def route_alert(session: Session, *, team: str, severity: Severity | str) -> oncall.ChainMatch:
     """The chain (policy and channels) for a team's alert; raises ``NoRoute`` (404)."""
     return oncall.route([spec for _, spec in _chain_specs(session)], team, severity)
+
+
+# ---------------------------------------------------------------- acknowledge links
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _ack_signature(secret: bytes, alert_id: int, expires: int, recipient: str) -> str:
+    message = f"ack.{alert_id}.{expires}.{recipient}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def ack_token(*, alert_id: int, recipient: str, expires_at: datetime, secret: bytes) -> str:
+    """A signed, expiring token that lets ``recipient`` acknowledge ``alert_id`` from a link."""
+    expires = int(clock.ensure_utc(expires_at).timestamp())
+    signature = _ack_signature(secret, alert_id, expires, recipient)
+    return f"{expires}.{_b64(recipient.encode())}.{signature}"
+
+
+def check_ack_token(
+    token: str, *, alert_id: int, secret: bytes, now: datetime | None = None
+) -> str:
+    """The recipient a valid token names; raises :class:`Invalid` for a forged, altered or
+    expired token (``invalid_ack_link`` / ``ack_link_expired``)."""
+    try:
+        expires_text, recipient_text, signature = token.split(".")
+        expires = int(expires_text)
+        recipient = _unb64(recipient_text).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("this acknowledge link is not valid", code="invalid_ack_link") from exc
+    expected = _ack_signature(secret, alert_id, expires, recipient)
+    if not hmac.compare_digest(expected, signature):
+        raise Invalid("this acknowledge link is not valid", code="invalid_ack_link")
+    if _aware(now).timestamp() >= expires:
+        raise Invalid(
+            "this acknowledge link has expired; open the alert and sign in",
+            code="ack_link_expired",
+        )
+    return recipient

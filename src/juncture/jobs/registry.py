@@ -15,6 +15,7 @@ JobFunc = Callable[[Session], dict[str, Any] | None]
 # Rooms that declare periodic work. A new room with a jobs.py adds itself here.
 JOB_MODULES: tuple[str, ...] = (
     "juncture.access.jobs",
+    "juncture.detect.jobs",
     "juncture.kpis.jobs",
     "juncture.signals.jobs",
 )

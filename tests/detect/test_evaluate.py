@@ -1,0 +1,285 @@
+"""The alert engine's evaluation on ingested data (both engines): threshold rules open, join
+and clear alerts; customer-impact rules join an operational jump to a customer effect; the
+catch-up walks history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from juncture.detect import evaluate, service
+from juncture.detect.models import Alert
+from juncture.detect.schemas import ThresholdParams
+from juncture.kit import clock
+from juncture.store.engine import Database
+from juncture.store.uow import unit_of_work
+from tests.detect.world import (
+    SETTINGS,
+    T0,
+    company,
+    evaluate_at,
+    funnel,
+    ingest,
+    iso,
+    latency,
+    make_rule,
+    noisy,
+)
+
+
+def _alerts(db: Database) -> list[Alert]:
+    with unit_of_work(db) as session:
+        rows, _ = service.list_alerts(session, limit=100)
+        for row in rows:
+            session.expunge(row)
+        return list(rows)
+
+
+def _kinds(db: Database, alert_id: int) -> list[str]:
+    with unit_of_work(db) as session:
+        return [e.kind for e in service.alert_history(session, alert_id=alert_id)]
+
+
+def _spike(
+    start: datetime, end: datetime, high: float, base: float = 200.0
+) -> Callable[[int, datetime], float]:
+    return lambda _i, at: high if start <= at < end else base
+
+
+def test_threshold_params_clear_threshold_defaults_and_checks() -> None:
+    assert ThresholdParams(threshold=800).clear_threshold is None
+    assert ThresholdParams(threshold=800, clear_threshold=600).clear_threshold == 600
+    with pytest.raises(ValueError, match="normal side"):
+        ThresholdParams(threshold=800, clear_threshold=900)
+    with pytest.raises(ValueError, match="normal side"):
+        ThresholdParams(threshold=10, op="<", clear_threshold=5)
+
+
+def test_threshold_rule_fires_joins_and_clears_after_the_delay(db: Database) -> None:
+    team = company(db)
+    start = T0 - timedelta(hours=1)
+    records = latency(start, 120, _spike(T0, T0 + timedelta(minutes=10), 1200.0), "checkout")
+    ingest(db, records, at=start + timedelta(hours=2))
+    rule = make_rule(db, team)
+
+    # Two breaching minutes are not three.
+    assert evaluate_at(db, T0 + timedelta(minutes=2))["firing"] == 0
+    assert _alerts(db) == []
+
+    summary = evaluate_at(db, T0 + timedelta(minutes=3))
+    assert summary["opened"] == 1
+    assert summary["to_notify"] == 1
+    (alert,) = _alerts(db)
+    assert alert.rule_id == rule
+    assert alert.dedup_key == f"rule:{rule}"
+    assert alert.state == "firing"
+    assert alert.severity == "high"
+    assert alert.services == ["checkout"]
+    assert alert.started_at == T0 + timedelta(minutes=3)
+    assert alert.evidence["value"] == 1200.0
+    assert alert.evidence["threshold"] == 800
+    assert alert.evidence["values"][-3:] == [1200.0, 1200.0, 1200.0]
+    # Due for notification now (the notify job routes it).
+    assert alert.next_escalation_at == T0 + timedelta(minutes=3)
+
+    assert evaluate_at(db, T0 + timedelta(minutes=6))["joined"] == 1
+    (alert,) = _alerts(db)
+    assert alert.occurrences == 2
+
+    # The incident ends at T0+10: clearing from T0+11, resolved once clear for 5 minutes.
+    assert evaluate_at(db, T0 + timedelta(minutes=11))["clearing"] == 1
+    assert evaluate_at(db, T0 + timedelta(minutes=15))["clearing"] == 1
+    assert _alerts(db)[0].state == "firing"
+    assert evaluate_at(db, T0 + timedelta(minutes=16))["resolved"] == 1
+    (alert,) = _alerts(db)
+    assert alert.state == "resolved"
+    assert alert.resolved_at == T0 + timedelta(minutes=16)
+    assert _kinds(db, alert.id) == ["fired", "resolved"]
+
+
+def test_threshold_groups_by_service_when_no_subject(db: Database) -> None:
+    team = company(db)
+    start = T0 - timedelta(minutes=30)
+    hot = _spike(T0, T0 + timedelta(hours=1), 1500.0)
+    ingest(
+        db,
+        latency(start, 40, hot, "checkout") + latency(start, 40, _spike(T0, T0, 0.0), "web"),
+        at=T0 + timedelta(hours=1),
+    )
+    rule = make_rule(
+        db,
+        team,
+        target={"signal_type": "metric", "metric": "latency_p95_ms"},
+        params={"threshold": 800},
+    )
+    evaluate_at(db, T0 + timedelta(minutes=2))
+    (alert,) = _alerts(db)
+    assert alert.dedup_key == f"rule:{rule}:checkout"
+    assert alert.title == "Checkout latency (checkout)"
+
+
+def test_a_broken_rule_does_not_stop_the_others(db: Database) -> None:
+    team = company(db)
+    ingest(db, latency(T0 - timedelta(minutes=10), 10, noisy(900, 1), "checkout"), at=T0)
+    make_rule(
+        db,
+        team,
+        name="Bad step",
+        kind="customer_impact",
+        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/cart"},
+        params={"min_customers": 1},
+    )
+    make_rule(db, team, params={"threshold": 800})
+    summary = evaluate_at(db, T0)
+    assert summary["rules"] == 2
+    assert summary["opened"] == 1
+    assert len(summary["errors"]) == 1
+    assert "Bad step" in summary["errors"][0]
+
+
+# ---------------------------------------------------------------- customer impact
+
+HISTORY = timedelta(hours=2)
+
+
+def _impact_world(db: Database, *, customer_effect: bool) -> int:
+    team = company(db)
+    start = T0 - HISTORY
+    minutes = int((HISTORY + timedelta(minutes=40)) / timedelta(minutes=1))
+    base = noisy(200.0, 8.0)
+
+    def lat(i: int, at: datetime) -> float:
+        return base(i, at) + (700.0 if at >= T0 else 0.0)
+
+    def drop(at: datetime) -> float:
+        return 0.6 if customer_effect and at >= T0 + timedelta(minutes=3) else 0.2
+
+    ingest(
+        db,
+        latency(start, minutes, lat, "checkout") + funnel(start, minutes, drop),
+        at=start + HISTORY + timedelta(hours=1),
+    )
+    return make_rule(
+        db,
+        team,
+        name="Checkout customer impact",
+        kind="customer_impact",
+        severity="critical",
+        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
+        params={"min_customers": 10, "max_lag_minutes": 30},
+    )
+
+
+def test_customer_impact_fires_when_latency_jumps_and_dropoff_follows(db: Database) -> None:
+    rule = _impact_world(db, customer_effect=True)
+    # Latency moved at T0 but customers are still fine: nothing yet.
+    assert evaluate_at(db, T0 + timedelta(minutes=3))["firing"] == 0
+    for minute in range(4, 16):
+        evaluate_at(db, T0 + timedelta(minutes=minute))
+    (alert,) = _alerts(db)
+    assert alert.rule_id == rule
+    assert alert.customer_facing
+    assert alert.severity == "critical"
+    assert alert.journeys == ["purchase"]
+    assert alert.services == ["checkout"]
+    assert T0 + timedelta(minutes=5) <= alert.started_at <= T0 + timedelta(minutes=10)
+    ev = alert.evidence
+    assert ev["component"] == "customer_impact"
+    # Both sides: the customer series and the operational one, with onsets and the lag.
+    assert ev["customer"]["series"] == "funnel purchase/checkout drop-off"
+    (ops,) = [o for o in ev["ops"] if o["series"] == "checkout latency_p95_ms"]
+    assert ops["service"] == "checkout"
+    ops_onset = datetime.fromisoformat(ops["onset"])
+    customer_onset = datetime.fromisoformat(ev["customer"]["onset"])
+    assert abs(ops_onset - T0) <= timedelta(minutes=1)
+    assert abs(customer_onset - (T0 + timedelta(minutes=3))) <= timedelta(minutes=2)
+    assert 1 <= ev["lag_minutes"] <= 5
+    assert ev["correlation"] is not None
+    assert ev["correlation"] >= 0.5
+    # About 0.4 extra drop-off x 30 sessions a minute.
+    assert ev["effect"]["unit"] == "customers"
+    assert ev["effect"]["customers"] >= 10
+    assert ev["effect"]["orders"] == ev["effect"]["customers"]  # checkout is the order step
+
+
+def test_customer_impact_stays_quiet_when_only_latency_jumps(db: Database) -> None:
+    _impact_world(db, customer_effect=False)
+    for minute in range(0, 30, 3):
+        assert evaluate_at(db, T0 + timedelta(minutes=minute))["firing"] == 0
+    assert _alerts(db) == []
+
+
+# ---------------------------------------------------------------- catch-up
+
+
+def test_catch_up_over_a_day_opens_and_resolves_with_history(db: Database) -> None:
+    team = company(db)
+    day = T0.replace(hour=0)
+    incident = (day + timedelta(hours=10), day + timedelta(hours=10, minutes=30))
+    ingest(
+        db,
+        latency(day, 24 * 60, _spike(*incident, 1500.0), "checkout"),
+        at=day + timedelta(days=1),
+    )
+    rule = make_rule(db, team)
+    with clock.use_clock(clock.FixedClock(day + timedelta(days=2))), unit_of_work(db) as session:
+        result = evaluate.catch_up(
+            session,
+            start=day,
+            end=day + timedelta(days=1),
+            settings=SETTINGS,
+            lookback=timedelta(hours=1),
+        )
+    assert result["ticks"] == 24 * 12
+    assert result["opened"] == 1
+    assert result["resolved"] == 1
+    assert result["errors"] == []
+    (alert,) = _alerts(db)
+    assert alert.rule_id == rule
+    assert alert.state == "resolved"
+    # First tick with three complete breaching minutes; resolved 5 minutes after clearing.
+    assert alert.started_at == incident[0] + timedelta(minutes=5)
+    assert alert.resolved_at == incident[1] + timedelta(minutes=10)
+    # History carries the times the engine would have seen; nobody was paged.
+    with unit_of_work(db) as session:
+        history = service.alert_history(session, alert_id=alert.id)
+        assert [(e.kind, e.at) for e in history] == [
+            ("fired", alert.started_at),
+            ("resolved", alert.resolved_at),
+        ]
+    assert alert.next_escalation_at is None
+    assert alert.escalation_policy is None
+
+
+def test_catch_up_command(db: Database, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from juncture.cli.main import app
+
+    team = company(db)
+    start = T0 - timedelta(minutes=30)
+    ingest(
+        db,
+        latency(start, 60, _spike(T0, T0 + timedelta(minutes=10), 1500.0), "checkout"),
+        at=T0 + timedelta(hours=1),
+    )
+    make_rule(db, team)
+    monkeypatch.setenv("JUNCTURE_DATABASE_URL", db_url)
+    runner = CliRunner()
+    window = ["--from", iso(start), "--to", iso(T0 + timedelta(minutes=30)), "--step", "1"]
+    result = runner.invoke(app, ["detect", "catch-up", *window])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "ticks": 60,
+        "opened": 1,
+        "reopened": 0,
+        "resolved": 1,
+        "errors": [],
+    }
+    refused = runner.invoke(app, ["detect", "catch-up", "--from", iso(T0), "--to", iso(start)])
+    assert refused.exit_code == 1
+    assert "--to must be after --from" in refused.output
