@@ -253,7 +253,7 @@ def test_clear_errors(company: Database) -> None:
         with pytest.raises(NotFound):
             service.kpi_value(session, kpi="nope", start=START, end=END)
         with pytest.raises(Conflict):
-            service.kpi_value(session, kpi="mttr", start=START, end=END)
+            service.kpi_value(session, kpi="incidents", start=START, end=END)
         with pytest.raises(Invalid):
             service.kpi_value(session, kpi="csat", start=START, end=END, filters={"team": "x"})
         with pytest.raises(Invalid):
@@ -281,7 +281,7 @@ def test_api_value_csv_and_errors(company: Database, client: TestClient, reader:
     assert {"csat", "nps", "frt_median", "mttr"} <= {k["key"] for k in catalogue}
     for path, params, status, code in (
         ("/api/v1/kpis/nope", q, 404, "unknown_kpi"),
-        ("/api/v1/kpis/mttr", q, 409, "kpi_unavailable"),
+        ("/api/v1/kpis/incidents", q, 409, "kpi_unavailable"),
         ("/api/v1/kpis/csat", q | {"team": "support"}, 422, "bad_filter"),
         ("/api/v1/kpis/csat", q | {"from": "2026-11-16T00:00:00"}, 422, "naive_time"),
         ("/api/v1/kpis/csat", q | {"bucket": "year"}, 422, None),
@@ -381,3 +381,41 @@ def test_random_survey_answers_equal_a_direct_count(db: Database) -> None:
                 first = (point.bucket - MON).total_seconds() / 3600
                 mask = inside & (h >= first) & (h < first + 24)
                 assert point.value == pytest.approx(expect(kpi, mask)), (kpi, point.bucket)
+
+
+def test_mtta_and_mttr_from_alerts_by_hand(db: Database) -> None:
+    from juncture.detect import service as detect_service
+
+    t0 = MON + timedelta(hours=10)
+    plan = [  # (service, severity, fired after t0, ack after firing, resolve after firing) min
+        ("checkout", "critical", 0, 4, 30),
+        ("checkout", "high", 60, None, 20),  # resolved without an acknowledgement
+        ("search", "high", 120, 10, None),  # still open after its acknowledgement
+        ("search", "warning", 60 * 30, 1, 2),  # fired outside the window
+    ]
+    with unit_of_work(db) as session:
+        for i, (svc, severity, fired, ack, res) in enumerate(plan):
+            at = t0 + timedelta(minutes=fired)
+            alert = detect_service.raise_alert(
+                session, dedup_key=f"k{i}", title=f"alert {i}", severity=severity, at=at,
+                services=[svc],
+            )  # fmt: skip
+            if ack is not None:
+                detect_service.acknowledge(
+                    session, alert_id=alert.id, at=at + timedelta(minutes=ack)
+                )
+            if res is not None:
+                detect_service.resolve(session, alert_id=alert.id, at=at + timedelta(minutes=res))
+    window = {"start": MON, "end": MON + timedelta(hours=24)}
+    with unit_of_work(db) as session:
+        mtta = service.kpi_value(session, kpi="mtta", **window)
+        mttr = service.kpi_value(session, kpi="mttr", **window)
+        checkout = service.kpi_value(session, kpi="mttr", filters={"service": "checkout"}, **window)
+        by_severity = service.kpi_series(
+            session, kpi="mtta", bucket="day", group_by="severity", **window
+        )
+    assert mtta.value == pytest.approx((4 + 20 + 10) / 3) and mtta.n == 3
+    assert mttr.value == pytest.approx((30 + 20) / 2) and mttr.n == 2
+    assert checkout.value == pytest.approx(25.0)
+    assert by_severity["critical"][0].value == pytest.approx(4.0)
+    assert by_severity["high"][0].value == pytest.approx(15.0)

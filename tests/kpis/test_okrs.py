@@ -179,7 +179,7 @@ def test_service_validation(db: Database) -> None:
     obj = _objective(db, ops, cx)
     cases: list[tuple[str, dict[str, Any]]] = [
         ("unknown_kpi", {"kind": "kpi", "kpi": "nope", "baseline": 1, "target": 2}),
-        ("kpi_unavailable", {"kind": "kpi", "kpi": "mttr", "baseline": 5, "target": 2}),
+        ("kpi_unavailable", {"kind": "kpi", "kpi": "incidents", "baseline": 5, "target": 2}),
         ("kpi_required", {"kind": "kpi", "baseline": 1, "target": 2}),
         (
             "invalid_filter",

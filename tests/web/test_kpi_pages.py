@@ -134,7 +134,7 @@ def test_bad_query_parameters_give_an_error_page(
 
 
 def test_unavailable_kpi_shows_why(viewer: TestClient) -> None:
-    page = viewer.get("/kpis/mttr")
+    page = viewer.get("/kpis/incidents")
     assert page.status_code == 200
     assert "incidents room" in page.text and 'data-testid="kpi-unavailable"' in page.text
 

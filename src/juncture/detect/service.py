@@ -1385,3 +1385,49 @@ def check_ack_token(
             code="ack_link_expired",
         )
     return recipient
+
+
+# ---------------------------------------------------------------- response times (for KPIs)
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """When an alert started, was acknowledged and resolved (for MTTA and MTTR)."""
+
+    started_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    severity: str
+    services: tuple[str, ...]
+    customer_facing: bool
+
+
+def response_times(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    severity: str | None = None,
+    service: str | None = None,
+    customer_facing: bool | None = None,
+) -> list[ResponseTimes]:
+    """Alerts that started in [start, end), with their acknowledge and resolve times."""
+    query = select(
+        Alert.started_at,
+        Alert.acknowledged_at,
+        Alert.resolved_at,
+        Alert.severity,
+        Alert.services,
+        Alert.customer_facing,
+    ).where(Alert.started_at >= start, Alert.started_at < end)
+    if severity is not None:
+        query = query.where(Alert.severity == severity)
+    if customer_facing is not None:
+        query = query.where(Alert.customer_facing.is_(customer_facing))
+    out = []
+    for row in session.execute(query):
+        services = tuple(row[4] or ())
+        if service is not None and service not in services:
+            continue
+        out.append(ResponseTimes(row[0], row[1], row[2], row[3], services, bool(row[5])))
+    return out

@@ -14,7 +14,7 @@ Direction = Literal["up", "down"]
 Family = Literal["cx", "ops", "journey"]
 
 #: Every slice a KPI may support; ``location`` is the customer's region in this release.
-SLICES = ("service", "journey", "region", "channel", "team", "segment", "location")
+SLICES = ("service", "journey", "region", "channel", "team", "segment", "location", "severity")
 
 
 @dataclass(frozen=True)
@@ -297,25 +297,24 @@ KPIS: tuple[KpiDef, ...] = (
         "mtta",
         "MTTA",
         "ops",
-        "hours",
+        "minutes",
         "down",
-        "incidents (acknowledged time)",
-        "mean hours from an incident's start to its acknowledgement",
-        ("service",),
-        available=False,
-        unavailable_reason="computed from incidents, which arrive with the incidents room",
+        "alerts (detect room): when each fired and was acknowledged",
+        "mean minutes from an alert firing to its acknowledgement (an alert resolved without "
+        "one counts to its resolution), over alerts that fired in the period; incidents will "
+        "be the source once the incidents room exists",
+        ("service", "severity"),
     ),
     KpiDef(
         "mttr",
         "MTTR",
         "ops",
-        "hours",
+        "minutes",
         "down",
-        "incidents (resolved time)",
-        "mean hours from an incident's start to its resolution",
-        ("service",),
-        available=False,
-        unavailable_reason="computed from incidents, which arrive with the incidents room",
+        "alerts (detect room): when each fired and was resolved",
+        "mean minutes from an alert firing to its resolution, over alerts that fired in the "
+        "period and are resolved; incidents will be the source once the incidents room exists",
+        ("service", "severity"),
     ),
     KpiDef(
         "incidents",

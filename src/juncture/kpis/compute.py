@@ -565,6 +565,44 @@ def escalation_cells(session: Session, q: Query, ctx: Context) -> list[Cell]:
     return [(label, b, Ratio(s, n)) for (label, b), (s, n) in counts.items()]
 
 
+def response_cells(session: Session, q: Query, *, until: str) -> list[Cell]:
+    """Minutes from each alert's start to its acknowledgement (``until="ack"``) or resolution
+    (``"resolve"``), for alerts that started in the window and got there; an alert that names
+    several services counts for each when grouped by service."""
+    from juncture.detect import service as detect_service
+
+    unknown = [k for k in q.filters if k not in ("service", "severity")]
+    if unknown:
+        raise Invalid(f"this KPI cannot be filtered by '{unknown[0]}'", code="bad_filter")
+    if q.group_by not in (None, "service", "severity"):
+        raise Invalid(f"this KPI cannot be grouped by '{q.group_by}'", code="bad_group_by")
+    rows = detect_service.response_times(
+        session,
+        start=from_ms(q.start_ms),
+        end=from_ms(q.end_ms),
+        severity=q.filters.get("severity"),
+        service=q.filters.get("service"),
+    )
+    cells: dict[tuple[str, int | None], list[float]] = {}
+    for r in rows:
+        done = r.acknowledged_at if until == "ack" else r.resolved_at
+        if until == "ack" and done is None:
+            done = r.resolved_at  # resolved without an explicit acknowledgement
+        if done is None:
+            continue
+        minutes = max((done - r.started_at).total_seconds(), 0.0) / 60.0
+        bucket = bucket_of(to_ms(r.started_at), q.bucket)
+        if q.group_by == "service":
+            labels = list(r.services) or ["unknown"]
+        elif q.group_by == "severity":
+            labels = [r.severity]
+        else:
+            labels = ["all"]
+        for label in labels:
+            cells.setdefault((label, bucket), []).append(minutes)
+    return [(label, b, Values([np.asarray(v)])) for (label, b), v in cells.items()]
+
+
 # ---------------------------------------------------------------- calendars
 
 

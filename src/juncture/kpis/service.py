@@ -28,7 +28,7 @@ from juncture.kpis import compute as c
 from juncture.kpis.catalogue import CATALOGUE, SLICES, KpiDef
 
 Result = c.Result
-EXTRA_FILTERS = ("step", "priority", "category")
+EXTRA_FILTERS = ("step", "priority", "category", "severity")
 
 # ---------------------------------------------------------------- context
 
@@ -160,6 +160,11 @@ def _median(stat: c.Values) -> Result:
 def _p90(stat: c.Values) -> Result:
     s = kpimath.duration_summary(stat.array())
     return Result(c._f(s.p90), None, None, s.n) if s.n else c.EMPTY
+
+
+def _mean_values(stat: c.Values) -> Result:
+    s = kpimath.duration_summary(stat.array())
+    return Result(c._f(s.mean), None, None, s.n) if s.n else c.EMPTY
 
 
 def _count(stat: c.Mom) -> Result:
@@ -439,6 +444,8 @@ IMPLS: dict[str, Impl] = {
     "latency_p95": Impl(_metric("latency_p95_ms"), _mean(1.0)),
     "error_rate": Impl(_metric("error_rate"), _mean(100.0)),
     "change_failure_rate": Impl(_change_failures, _prop),
+    "mtta": Impl(lambda s, q, ctx: c.response_cells(s, q, until="ack"), _mean_values),
+    "mttr": Impl(lambda s, q, ctx: c.response_cells(s, q, until="resolve"), _mean_values),
     "conversion": Impl(_conversion, _prop),
     "dropoff": Impl(_dropoff, _prop),
 }

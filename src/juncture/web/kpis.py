@@ -303,6 +303,7 @@ def _options(session: Session) -> dict[str, list[tuple[str, str]]]:
         "location": regions,
         "channel": [(c.slug, c.name) for c in catalog_service.list_channels(session)],
         "team": [(t.slug, t.name) for t in access_service.list_teams(session)],
+        "severity": [(v, v) for v in ("critical", "high", "warning", "info")],
     }
 
 
