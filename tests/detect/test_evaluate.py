@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 
 from juncture.detect import evaluate, service
@@ -283,3 +284,23 @@ def test_catch_up_command(db: Database, db_url: str, monkeypatch: pytest.MonkeyP
     refused = runner.invoke(app, ["detect", "catch-up", "--from", iso(T0), "--to", iso(start)])
     assert refused.exit_code == 1
     assert "--to must be after --from" in refused.output
+
+
+def test_readings_every_ten_minutes_hold_until_the_next(db: Database) -> None:
+    """A service that reports every 10 minutes: "for 20 minutes" means minutes, not points."""
+    team = company(db)
+    start = T0 - timedelta(hours=1)
+    every_ten = [
+        r
+        for i, r in enumerate(
+            latency(start, 120, _spike(T0, T0 + timedelta(minutes=40), 1200.0), "checkout")
+        )
+        if i % 10 == 0
+    ]
+    ingest(db, every_ten, at=start + timedelta(hours=2))
+    make_rule(db, team, params={"threshold": 800, "for_minutes": 20})
+    # readings at T0, T0+10, T0+20 breach: the 20th breaching minute is T0+19
+    assert evaluate_at(db, T0 + timedelta(minutes=18))["firing"] == 0
+    assert evaluate_at(db, T0 + timedelta(minutes=20))["opened"] == 1
+    # a reading stands for at most 15 minutes: after that the series is missing, not breaching
+    assert evaluate._hold(np.array([1.0, np.nan, np.nan]), limit=1)[2] != 1.0

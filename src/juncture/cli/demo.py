@@ -84,6 +84,8 @@ class DemoLoader:
 
             summary = load_into_database(world, self.settings, on_progress=progress)
             seed_okrs(self.settings, today)
+            self.status.update(state="replaying alerts")
+            seed_alerting(self.settings, today, days=min(7, self.days))
             self.status.update(
                 state="done",
                 accepted=summary["accepted"],
@@ -177,3 +179,90 @@ def seed_okrs(settings: Settings, today: datetime) -> None:
         logger.exception("demo OKRs could not be created")
     finally:
         db.dispose()
+
+
+#: Alert rules of the demo company (targets in the simulated catalog).
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "name": "Checkout: customers feel it",
+        "kind": "customer_impact",
+        "severity": "critical",
+        "team": "payments-eng",
+        "target": {"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
+        "params": {"min_customers": 10, "max_lag_minutes": 30},
+    },
+    {
+        "name": "Payment: customers feel it",
+        "kind": "customer_impact",
+        "severity": "critical",
+        "team": "payments-eng",
+        "target": {"signal_type": "funnel", "metric": "reached", "subject": "purchase/paid"},
+        "params": {"min_customers": 10, "max_lag_minutes": 30},
+    },
+    {
+        "name": "Payments latency p95 above 1.5 s",
+        "kind": "threshold",
+        "severity": "high",
+        "team": "payments-eng",
+        "target": {"signal_type": "metric", "metric": "latency_p95_ms", "subject": "payments"},
+        "params": {"threshold": 1500, "for_minutes": 10, "clear_threshold": 1000},
+    },
+    {
+        "name": "Service error rate above 5%",
+        "kind": "threshold",
+        "severity": "high",
+        "team": "sre-platform",
+        "target": {"signal_type": "metric", "metric": "error_rate"},
+        "params": {"threshold": 0.05, "for_minutes": 10, "clear_threshold": 0.02},
+    },
+]
+
+
+def seed_alerting(settings: Settings, today: datetime, *, days: int = 14) -> dict[str, Any]:
+    """The demo company's alert rules, replayed over the last ``days`` of its history with the
+    simulated on-call staff acknowledging (and sometimes escalating) what fires."""
+    from juncture.detect import service as detect_service
+    from juncture.detect.evaluate import catch_up
+    from juncture.detect.schemas import AlertRuleCreate
+    from juncture.simulate.responders import respond
+
+    db = Database(settings)
+    totals: dict[str, Any] = {}
+    try:
+        with unit_of_work(db) as session:
+            teams = {t.slug: t.id for t in access_service.list_teams(session)}
+            for rule in DEMO_RULES:
+                if rule["team"] not in teams:
+                    return totals
+                detect_service.create_rule(
+                    session,
+                    data=AlertRuleCreate(
+                        name=rule["name"],
+                        kind=rule["kind"],
+                        severity=rule["severity"],
+                        owner_team_id=teams[rule["team"]],
+                        target=rule["target"],
+                        params=rule["params"],
+                    ),
+                )
+        start = today - timedelta(days=days)
+        day = start
+        while day < today:  # one transaction per simulated day
+            with unit_of_work(db) as session:
+                result = catch_up(
+                    session,
+                    start=day,
+                    end=min(day + timedelta(days=1), today),
+                    step=timedelta(minutes=5),
+                    settings=settings,
+                    after_tick=lambda s, at: respond(s, now=at),
+                )
+            for key in ("opened", "reopened", "resolved"):
+                totals[key] = totals.get(key, 0) + result[key]
+            totals.setdefault("errors", []).extend(result["errors"][:3])
+            day += timedelta(days=1)
+    except Exception:  # the demo keeps going without alert history; the log says why
+        logger.exception("demo alert history could not be created")
+    finally:
+        db.dispose()
+    return totals

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,11 +171,34 @@ def _minute_sums(
     return out
 
 
+#: A reading stands for the minutes after it until the next one, up to this many minutes
+#: (services often report every 10 or 15 minutes, not every minute).
+HOLD_MINUTES = 15
+
+
+def _hold(values: FloatArray, limit: int = HOLD_MINUTES) -> FloatArray:
+    """Carry each reading forward over the empty minutes after it (at most ``limit``): causal,
+    so a rule's "for N minutes" means minutes, whatever the reporting interval."""
+    out = values.copy()
+    last = np.nan
+    age = limit + 1
+    for i in range(out.size):
+        if np.isfinite(out[i]):
+            last, age = out[i], 0
+        else:
+            age += 1
+            if age <= limit:
+                out[i] = last
+    return out
+
+
 def _values(signal_type: str, sums: Sums) -> FloatArray:
-    """Events per minute for event series, the mean reading for metrics and surveys."""
+    """Events per minute for event series, the mean reading for metrics and surveys (held
+    over the minutes between readings)."""
     if signal_type in COUNT_TYPES:
         return sums.count.astype(np.float64)
-    return sums.mean()
+    mean = sums.mean()
+    return _hold(mean) if signal_type == "metric" else mean
 
 
 def _kpi_values(
@@ -737,9 +760,13 @@ def catch_up(
     step: timedelta = timedelta(minutes=5),
     settings: Settings | None = None,
     lookback: timedelta = timedelta(hours=6),
+    after_tick: Callable[[Any, datetime], Any] | None = None,
 ) -> dict[str, Any]:
     """Walk ``[start, end)`` in ``step``s as if the engine had been running: alerts open,
-    join and resolve with their history at the times they would have. Nobody is notified."""
+    join and resolve with their history at the times they would have. Nobody is notified.
+
+    ``after_tick(session, at)`` runs after each step (the demo's simulated on-call staff
+    acknowledge alerts there)."""
     if step <= timedelta(0):
         raise ValueError("step must be positive")
     settings = settings or Settings()
@@ -751,6 +778,8 @@ def catch_up(
             result = evaluate_rules(
                 session, now=at, settings=settings, lookback=lookback, notify=False
             )
+            if after_tick is not None:
+                after_tick(session, at)
         totals["ticks"] += 1
         for key in ("opened", "reopened", "resolved"):
             totals[key] += result[key]
