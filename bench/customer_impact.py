@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -64,7 +63,9 @@ from juncture.analytics.alerting import (
     SideSeries,
     customer_impact,
     evaluate_detection,
+    ops_scale_floor,
     trailing_baseline,
+    window_dropoff,
 )
 from juncture.simulate.scenario import load_scenario
 from juncture.simulate.truth import IncidentTruth
@@ -124,42 +125,6 @@ def _window_sum(x: FloatArray, w: int) -> FloatArray:
     return out
 
 
-def _binomial_side(
-    a: FloatArray, b: FloatArray, w: int, setup: Setup
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Drop-off over the window, its causal expectation and binomial scale.
-
-    ``a`` and ``b`` are the trailing-window counts of the previous and the current step.
-    The expectation is the ratio of sums over the ``customer_baseline`` minutes before the
-    window (a median of ratios of a handful of sessions is biased, and their MAD is often 0);
-    the scale is the binomial standard error at the window's volume.
-    """
-    h = setup.customer_baseline
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drop = np.where(a > 0, 1.0 - b / a, np.nan)
-    # Minute counts are recovered from the window sums only through their differences, so
-    # use the trailing sums of the window sums (each minute counted w times).
-    sa, sb = np.roll(_window_sum(a, h), w), np.roll(_window_sum(b, h), w)
-    sa[:w] = 0.0
-    sb[:w] = 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(sa >= setup.min_baseline_volume * w, 1.0 - sb / sa, np.nan)
-        pc = np.clip(p, 0.02, 0.98)
-        se = np.where(a > 0, np.sqrt(pc * (1.0 - pc) / a), np.nan)
-    # A handful of sessions is far from Gaussian: state each point's deviation as the normal
-    # quantile of its exact binomial tail (mid-p), and give the rule the scale that turns
-    # value - expected into that z. Points on fewer than min_volume sessions are missing.
-    n = np.rint(a)
-    k = np.clip(np.rint(a - b), 0, n)
-    ok = np.isfinite(pc) & (n >= setup.min_volume)
-    tail = stats.binom.sf(k, n, pc) + 0.5 * stats.binom.pmf(k, n, pc)
-    z = stats.norm.isf(np.clip(tail, 1e-12, 1.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(np.abs(z) > 1e-3, (drop - p) / z, se)
-    scale = np.where(ok & (scale > 0), scale, se)
-    return np.where(ok, drop, np.nan), p, scale
-
-
 def customer_sides(world: World, setup: Setup) -> list[SideSeries]:
     """Drop-off per journey step after the first, per minute over a trailing window."""
     t0 = _minute(world.start)
@@ -197,9 +162,16 @@ def customer_sides(world: World, setup: Setup) -> list[SideSeries]:
             services = tuple(dict.fromkeys(services))
             for region, window in itertools.product(scopes, setup.windows):
                 zero = np.zeros(n)
-                a = _window_sum(counts.get((journey.slug, prev.slug, region), zero), window)
-                b = _window_sum(counts.get((journey.slug, cur.slug, region), zero), window)
-                drop, expected, scale = _binomial_side(a, b, window, setup)
+                prev_counts = counts.get((journey.slug, prev.slug, region), zero)
+                drop, expected, scale = window_dropoff(
+                    prev_counts,
+                    counts.get((journey.slug, cur.slug, region), zero),
+                    window=window,
+                    baseline_minutes=setup.customer_baseline,
+                    min_sessions=setup.min_volume,
+                    min_baseline_volume=setup.min_baseline_volume,
+                )
+                a = _window_sum(prev_counts, window)
                 where = "all regions" if region is None else region
                 sides.append(
                     SideSeries(
@@ -237,18 +209,21 @@ def ops_sides(world: World, setup: Setup) -> dict[tuple[str, str], SideSeries]:
             continue
         v = g["value"].to_numpy(dtype=np.float64)
         expected, scale = trailing_baseline(v, setup.ops_baseline)
-        if name == "error_rate":
-            # A rate of a few errors has a MAD of 0: floor the scale at the binomial error.
-            requests = groups[(service, region, "requests")]["value"].to_numpy(np.float64)
-            mean = pd.Series(v).shift(1).rolling(setup.ops_baseline, min_periods=1).mean()
-            pe = np.clip(np.nan_to_num(mean.to_numpy(np.float64)), 1e-4, 0.5)
-            req = np.maximum(requests, 1.0)
-            # Binomial noise plus the rate's own wander (error_floor of its level), and never
-            # less than one error in the bucket.
-            spread = np.sqrt(pe * (1 - pe) / req + (setup.error_floor * pe) ** 2)
-            scale = np.fmax(np.fmax(scale, spread), 1.0 / req)
-        else:
-            scale = np.fmax(scale, setup.latency_floor * expected)
+        requests = (
+            groups[(service, region, "requests")]["value"].to_numpy(np.float64)
+            if name == "error_rate"
+            else None
+        )
+        scale = ops_scale_floor(
+            v,
+            expected,
+            scale,
+            kind="error_rate" if name == "error_rate" else "latency",
+            window=setup.ops_baseline,
+            requests=requests,
+            error_floor=setup.error_floor,
+            latency_floor=setup.latency_floor,
+        )
         # Bucket b (stamped at its start) is known from its end on, until the next one.
         known = (g["ts"].astype("int64").to_numpy() // 60_000_000_000) - t0
         # Minute bucket m is complete at m + 1: the ten-minute bucket is complete with

@@ -557,3 +557,53 @@ def test_evaluate_detection_on_hand_made_windows() -> None:
     empty = al.evaluate_detection([], [], period=(0, 60 * 24 * 7))
     assert math.isnan(empty.detected_share)
     assert empty.false_per_week == 0.0
+
+
+# ---------------------------------------------------------------- customer-impact series
+
+
+def test_window_dropoff_ratio_baseline_and_binomial_scale() -> None:
+    from scipy import stats
+
+    prev = [10.0, 10.0, 10.0, 10.0, 10.0]
+    cur = [8.0, 8.0, 8.0, 8.0, 2.0]
+    drop, expected, scale = al.window_dropoff(
+        prev, cur, window=2, baseline_minutes=2, min_sessions=3, min_baseline_volume=1.0
+    )
+    # Window sums a = 10, 20, 20, 20, 20 and b = 8, 16, 16, 16, 10.
+    # (No expectation yet for the first two points: they are missing.)
+    np.testing.assert_allclose(drop, [np.nan, np.nan, 0.2, 0.2, 0.5])
+    # Baseline: the window sums of the 2 minutes before the window: none for the first two
+    # points, then 8/10, 24/30 and 32/40 reached -> 0.2 expected.
+    assert np.isnan(expected[:2]).all()
+    np.testing.assert_allclose(expected[2:], [0.2, 0.2, 0.2])
+    # On the baseline: the binomial standard error sqrt(0.2 * 0.8 / 20).
+    assert scale[3] == pytest.approx(math.sqrt(0.2 * 0.8 / 20))
+    # 10 of 20 dropped where 0.2 was expected: the z of the mid-p binomial tail.
+    tail = stats.binom.sf(10, 20, 0.2) + 0.5 * stats.binom.pmf(10, 20, 0.2)
+    assert (drop[4] - expected[4]) / scale[4] == pytest.approx(stats.norm.isf(tail))
+    assert 2.5 < (drop[4] - expected[4]) / scale[4] < 3.5  # about 2.95
+    # Windows of fewer than min_sessions sessions are missing.
+    few, _, _ = al.window_dropoff(
+        prev, cur, window=2, baseline_minutes=2, min_sessions=21, min_baseline_volume=1.0
+    )
+    assert np.isnan(few).all()
+
+
+def test_ops_scale_floor_latency_and_error_rate() -> None:
+    # Latency: at least 10% of the expected p95.
+    lat = al.ops_scale_floor([100.0, 100.0], [100.0, 200.0], [5.0, 30.0], kind="latency", window=2)
+    np.testing.assert_allclose(lat, [10.0, 30.0])
+    # Error rate 1% on 100 requests: binomial sqrt(.01 * .99 / 100) plus a quarter of the
+    # level (0.0025), at least one error (0.01); the first point has no history (1e-4).
+    rates = [0.01, 0.01, 0.01]
+    err = al.ops_scale_floor(
+        rates, rates, [0.0, 0.0, 0.0], kind="error_rate", window=2, requests=[100.0] * 3
+    )
+    np.testing.assert_allclose(
+        err,
+        [0.01, math.sqrt(0.01 * 0.99 / 100 + 0.0025**2), math.sqrt(0.01 * 0.99 / 100 + 0.0025**2)],
+    )
+    # Without request counts only the relative floor applies; a larger scale is kept.
+    bare = al.ops_scale_floor(rates, rates, [0.0, 0.0, 0.5], kind="error_rate", window=2)
+    np.testing.assert_allclose(bare, [2.5e-5, 0.0025, 0.5])

@@ -189,8 +189,11 @@ def test_customer_impact_fires_when_latency_jumps_and_dropoff_follows(db: Databa
     ev = alert.evidence
     assert ev["component"] == "customer_impact"
     # Both sides: the customer series and the operational one, with onsets and the lag.
-    assert ev["customer"]["series"] == "funnel purchase/checkout drop-off"
-    (ops,) = [o for o in ev["ops"] if o["series"] == "checkout latency_p95_ms"]
+    # One drop-off series per region (the rule has no region filter): eu's fired.
+    assert ev["customer"]["series"] == "funnel purchase/checkout drop-off eu"
+    assert ev["region"] == "eu"
+    assert ev["regions"] == ["eu"]
+    (ops,) = [o for o in ev["ops"] if o["series"] == "checkout latency_p95_ms eu"]
     assert ops["service"] == "checkout"
     ops_onset = datetime.fromisoformat(ops["onset"])
     customer_onset = datetime.fromisoformat(ev["customer"]["onset"])

@@ -65,8 +65,10 @@ __all__ = [
     "flapping",
     "lagged_correlation",
     "onset",
+    "ops_scale_floor",
     "threshold_states",
     "trailing_baseline",
+    "window_dropoff",
 ]
 
 logger = logging.getLogger(__name__)
@@ -755,6 +757,107 @@ def trailing_baseline(
             med[lo:hi][ok] = m
             mad[lo:hi][ok] = np.nanmedian(np.abs(rows[ok] - m[:, None]), axis=1)
     return med, _MAD_TO_SD * mad
+
+
+def window_dropoff(
+    prev_counts: npt.ArrayLike,
+    cur_counts: npt.ArrayLike,
+    *,
+    window: int = 10,
+    baseline_minutes: int = 1440,
+    min_sessions: int = 3,
+    min_baseline_volume: float = 30.0,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Drop-off between two funnel steps over trailing windows, its expectation and scale.
+
+    ``prev_counts`` and ``cur_counts`` are the sessions reaching the previous and the current
+    step per minute. At each minute the drop-off is ``1 - b / a`` over the trailing
+    ``window`` minutes (``a``, ``b``: the window sums). Its expectation is the ratio of sums
+    over the ``baseline_minutes`` before the window (a median of ratios of a handful of
+    sessions is biased and their MAD often 0), known once the baseline holds at least
+    ``min_baseline_volume`` sessions per window minute. The scale is chosen per point so that
+    ``(drop - expected) / scale`` is the normal quantile of the exact binomial tail (mid-p)
+    of that many drop-offs out of ``a`` sessions; points on fewer than ``min_sessions``
+    sessions are missing (NaN). Causal: each point uses only minutes up to itself.
+
+    Returns
+    -------
+    drop, expected, scale : ndarray of float64
+        Per minute (the drop-off's volume is the window sum of ``prev_counts``).
+    """
+    if window < 1 or baseline_minutes < 1:
+        raise ValueError("window and baseline_minutes must be at least 1")
+    a = _window_sums(np.nan_to_num(_floats(prev_counts)), window)
+    b = _window_sums(np.nan_to_num(_floats(cur_counts)), window)
+    if a.size != b.size:
+        raise ValueError("prev_counts and cur_counts differ in length")
+    w = window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = np.where(a > 0, 1.0 - b / a, np.nan)
+    # Trailing sums of the window sums before the window (each minute counted w times).
+    sa = np.roll(_window_sums(a, baseline_minutes), w)
+    sb = np.roll(_window_sums(b, baseline_minutes), w)
+    sa[: min(w, sa.size)] = 0.0
+    sb[: min(w, sb.size)] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(sa >= min_baseline_volume * w, 1.0 - sb / sa, np.nan)
+        pc = np.clip(p, 0.02, 0.98)
+        se = np.where(a > 0, np.sqrt(pc * (1.0 - pc) / a), np.nan)
+    n = np.rint(a)
+    k = np.clip(np.rint(a - b), 0, n)
+    ok = np.isfinite(pc) & (n >= min_sessions)
+    with np.errstate(invalid="ignore"):
+        tail = stats.binom.sf(k, n, pc) + 0.5 * stats.binom.pmf(k, n, pc)
+    z = stats.norm.isf(np.clip(np.nan_to_num(tail, nan=1.0), 1e-12, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(np.abs(z) > 1e-3, (drop - p) / z, se)
+        scale = np.where(ok & (scale > 0), scale, se)
+    drop_out: FloatArray = np.where(ok, drop, np.nan)
+    return drop_out, p.astype(np.float64), scale.astype(np.float64)
+
+
+def ops_scale_floor(
+    values: npt.ArrayLike,
+    expected: npt.ArrayLike,
+    scale: npt.ArrayLike,
+    *,
+    kind: Literal["error_rate", "latency"],
+    window: int,
+    requests: npt.ArrayLike | None = None,
+    error_floor: float = 0.25,
+    latency_floor: float = 0.1,
+) -> FloatArray:
+    """Least scale of an operational series, so that noise does not count as a deviation.
+
+    * ``error_rate``: a rate of a few errors has a MAD of 0. The scale is at least the
+      binomial noise at ``requests`` per reading plus ``error_floor`` of the rate's trailing
+      mean over ``window`` readings (its own wander), and at least one error per reading
+      (``1 / requests``). Without ``requests`` only the relative floor applies.
+    * ``latency``: at least ``latency_floor`` of the expected value.
+
+    Returns
+    -------
+    ndarray of float64
+        The floored scale per point (NaN where ``scale`` and the floor are both unknown).
+    """
+    v = _floats(values)
+    e = _broadcast(expected, v.size, "expected")
+    s = _broadcast(scale, v.size, "scale")
+    if kind == "latency":
+        out: FloatArray = np.fmax(s, latency_floor * e)
+        return out
+    if kind != "error_rate":
+        raise ValueError(f"kind must be 'error_rate' or 'latency', not {kind!r}")
+    mean = pd.Series(v).shift(1).rolling(max(window, 1), min_periods=1).mean()
+    pe = np.clip(np.nan_to_num(mean.to_numpy(np.float64)), 1e-4, 0.5)
+    spread2 = (error_floor * pe) ** 2
+    least = np.zeros(v.size)
+    if requests is not None:
+        req = np.maximum(np.nan_to_num(_broadcast(requests, v.size, "requests"), nan=1.0), 1.0)
+        spread2 = spread2 + pe * (1 - pe) / req
+        least = 1.0 / req
+    out = np.fmax(np.fmax(s, np.sqrt(spread2)), least)
+    return out
 
 
 # --------------------------------------------------------------------------------------

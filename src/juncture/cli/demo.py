@@ -85,7 +85,7 @@ class DemoLoader:
             summary = load_into_database(world, self.settings, on_progress=progress)
             seed_okrs(self.settings, today)
             self.status.update(state="replaying alerts")
-            seed_alerting(self.settings, today, days=min(7, self.days))
+            seed_alerting(self.settings, today, days=min(5, self.days))
             self.status.update(
                 state="done",
                 accepted=summary["accepted"],
@@ -218,7 +218,7 @@ DEMO_RULES: list[dict[str, Any]] = [
 ]
 
 
-def seed_alerting(settings: Settings, today: datetime, *, days: int = 14) -> dict[str, Any]:
+def seed_alerting(settings: Settings, today: datetime, *, days: int = 5) -> dict[str, Any]:
     """The demo company's alert rules, replayed over the last ``days`` of its history with the
     simulated on-call staff acknowledging (and sometimes escalating) what fires."""
     from juncture.detect import service as detect_service
@@ -253,7 +253,7 @@ def seed_alerting(settings: Settings, today: datetime, *, days: int = 14) -> dic
                     session,
                     start=day,
                     end=min(day + timedelta(days=1), today),
-                    step=timedelta(minutes=5),
+                    step=timedelta(minutes=10),
                     settings=settings,
                     after_tick=lambda s, at: respond(s, now=at),
                 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,8 +45,17 @@ MINUTE = timedelta(minutes=1)
 MINUTE_MS = 60_000
 #: Operational metrics the customer-impact rule watches on the services of a step.
 OPS_METRICS = ("latency_p95_ms", "error_rate")
-#: Trailing points of the quick causal baseline of the customer-impact sides.
+#: Trailing points of the quick causal baseline of the customer-impact sides (other than a
+#: funnel drop-off, whose baseline is the ratio over ``baseline_hours``).
 BASELINE_WINDOW = 60
+#: Trailing readings of the operational baselines (6 hours of 10-minute readings), and the
+#: history read before the evaluated window for them.
+OPS_BASELINE_READINGS = 36
+OPS_HISTORY = timedelta(hours=6)
+#: A customer-impact finding whose customer side has not been abnormal for this long no
+#: longer fires, though the rule still calls it ongoing (a step with too few sessions at
+#: night has only missing points, which never clear it).
+STALE_IMPACT = timedelta(minutes=60)
 #: Metric series whose value is a mean per reading (the others count events).
 COUNT_TYPES = frozenset({"funnel", "ticket", "review", "deploy"})
 
@@ -357,55 +366,134 @@ def _side(
 @dataclass(frozen=True)
 class _Customer:
     side: alerting.SideSeries
-    services: list[str]
+    services: list[str]  # the services of the step (named on the alert)
+    watched: list[str]  # the services whose operational series are joined to it
     journeys: list[str]
     order_step: bool
+    region: str | None = None  # the region of a per-region funnel series
 
 
-def _customer_side(session: Any, grid: Grid, target: RuleTarget, settings: Settings) -> _Customer:
+def _funnel_sides(
+    session: Any,
+    grid: Grid,
+    target: RuleTarget,
+    settings: Settings,
+    params: CustomerImpactParams,
+) -> list[_Customer]:
+    """Drop-off at a funnel step over trailing windows (per region without a region filter).
+
+    ``grid`` must reach ``baseline_hours`` before the evaluated window: the expectation is
+    the drop-off over the previous ``baseline_hours`` (see
+    :func:`~juncture.analytics.alerting.window_dropoff`)."""
+    assert target.subject is not None
+    extra = target.customer or {}
+    if "/" not in target.subject:
+        raise ValueError("a funnel target needs subject 'journey/step'")
+    journey_slug, step_slug = target.subject.split("/", 1)
+    journey = catalog_service.get_journey_by_slug(session, slug=journey_slug)
+    if journey is None:
+        raise ValueError(f"unknown journey '{journey_slug}'")
+    steps = sorted(journey.steps, key=lambda s: s.position)
+    index = next((i for i, s in enumerate(steps) if s.slug == step_slug), None)
+    if index is None or index == 0:
+        raise ValueError(f"'{target.subject}' is not a step after the first of its journey")
+    prev = steps[index - 1]
+    services = [str(s) for s in extra.get("services", [])] or sorted(
+        {svc.slug for svc in steps[index].services}
+    )
+    watched = list(services)
+    if index == 1 and not extra.get("services"):
+        # The entry step has no drop-off of its own: its services act on the first
+        # transition (broken search stops people reaching the cart).
+        watched = sorted({*services, *(svc.slug for svc in prev.services)})
+    subjects = [f"{journey_slug}/{prev.slug}", target.subject]
+    regions: list[str | None]
+    if target.filters.get("region"):
+        regions = [target.filters["region"]]
+    else:
+        found = reads.find_series(
+            session,
+            signal_type="funnel",
+            metrics=["reached"],
+            subjects=subjects,
+            channel=target.filters.get("channel"),
+            segment=target.filters.get("segment"),
+        )
+        named = sorted({ref.region for ref in found if ref.region})
+        regions = list(named) if named else [None]
+    per_region = not target.filters.get("region") and regions != [None]
+    empty = Sums(np.zeros(grid.n), np.zeros(grid.n))
+    out = []
+    for region in regions:
+        filters = dict(target.filters)
+        if region is not None:
+            filters["region"] = region
+        both = _minute_sums(
+            session,
+            grid,
+            signal_type="funnel",
+            metric="reached",
+            subjects=subjects,
+            filters=filters,
+            by_subject=True,
+        )
+        before = both.get(subjects[0], empty).count
+        reached = both.get(target.subject, empty).count
+        drop, expected, scale = alerting.window_dropoff(
+            before,
+            reached,
+            window=params.window_minutes,
+            baseline_minutes=params.baseline_hours * 60,
+            min_sessions=params.min_sessions,
+        )
+        # Sessions at the previous step per minute over the window: the excess of the
+        # overlapping windows then adds up to extra drop-offs, each counted once.
+        c = np.concatenate([[0.0], np.cumsum(before)])
+        hi = np.arange(1, grid.n + 1)
+        volume = c[hi] - c[np.maximum(hi - params.window_minutes, 0)]
+        name = f"funnel {target.subject} drop-off" + (f" {region}" if per_region else "")
+        side = alerting.SideSeries(
+            name=name,
+            timestamps=grid.minutes(),
+            values=drop,
+            expected=expected,
+            scale=scale,
+            direction="up",
+            volume=volume / params.window_minutes,
+            unit="customers",
+            region=region,
+            journey=journey_slug,
+        )
+        out.append(
+            _Customer(
+                side,
+                services,
+                watched,
+                [journey_slug],
+                target.subject == settings.order_step,
+                region,
+            )
+        )
+    return out
+
+
+def _customer_sides(
+    session: Any,
+    grid: Grid,
+    long_grid: Grid,
+    target: RuleTarget,
+    settings: Settings,
+    params: CustomerImpactParams,
+) -> list[_Customer]:
     assert target.signal_type is not None
     assert target.metric is not None
     extra = target.customer or {}
     region = target.filters.get("region")
     services = [str(s) for s in extra.get("services", [])]
     if target.signal_type == "funnel":
-        if not target.subject or "/" not in target.subject:
+        if not target.subject:
             raise ValueError("a funnel target needs subject 'journey/step'")
-        journey_slug, step_slug = target.subject.split("/", 1)
-        journey = catalog_service.get_journey_by_slug(session, slug=journey_slug)
-        if journey is None:
-            raise ValueError(f"unknown journey '{journey_slug}'")
-        steps = sorted(journey.steps, key=lambda s: s.position)
-        index = next((i for i, s in enumerate(steps) if s.slug == step_slug), None)
-        if index is None or index == 0:
-            raise ValueError(f"'{target.subject}' is not a step after the first of its journey")
-        prev = steps[index - 1]
-        services = services or sorted({svc.slug for svc in steps[index].services})
-        both = _minute_sums(
-            session,
-            grid,
-            signal_type="funnel",
-            metric="reached",
-            subjects=[f"{journey_slug}/{prev.slug}", target.subject],
-            filters=target.filters,
-            by_subject=True,
-        )
-        empty = Sums(np.zeros(grid.n), np.zeros(grid.n))
-        before = both.get(f"{journey_slug}/{prev.slug}", empty).count
-        reached = both.get(target.subject, empty).count
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dropoff = np.where(before > 0, 1.0 - reached / before, np.nan)
-        side = _side(
-            f"funnel {target.subject} drop-off",
-            grid,
-            dropoff,
-            direction="up",
-            volume=before,
-            unit="customers",
-            region=region,
-            journey=journey_slug,
-        )
-        return _Customer(side, services, [journey_slug], target.subject == settings.order_step)
+        return _funnel_sides(session, long_grid, target, settings, params)
     sums = _minute_sums(
         session,
         grid,
@@ -429,14 +517,68 @@ def _customer_side(session: Any, grid: Grid, target: RuleTarget, settings: Setti
         region=region,
     )
     journeys = [str(j) for j in extra.get("journeys", [])]
-    return _Customer(side, services, journeys, False)
+    return [_Customer(side, services, services, journeys, False, region)]
+
+
+def _ops_side(
+    name: str,
+    grid: Grid,
+    sums: Sums,
+    requests: Sums | None,
+    *,
+    metric: str,
+    service_slug: str,
+    region: str | None,
+) -> alerting.SideSeries:
+    """An operational series at the minute grain, its baseline over the previous readings and
+    the scale floors of :func:`~juncture.analytics.alerting.ops_scale_floor`; each reading
+    (and its baseline) holds over the minutes until the next one."""
+    mean = sums.mean()
+    at = np.flatnonzero(np.isfinite(mean))
+    readings = mean[at]
+    expected_r, scale_r = alerting.trailing_baseline(readings, OPS_BASELINE_READINGS)
+    req = None
+    if requests is not None:
+        req = requests.total[at]
+        req = np.where(requests.count[at] > 0, req, np.nan)
+    scale_r = alerting.ops_scale_floor(
+        readings,
+        expected_r,
+        scale_r,
+        kind="error_rate" if metric == "error_rate" else "latency",
+        window=OPS_BASELINE_READINGS,
+        requests=req,
+    )
+    expected = np.full(grid.n, np.nan)
+    scale = np.full(grid.n, np.nan)
+    expected[at] = expected_r
+    scale[at] = scale_r
+    return alerting.SideSeries(
+        name=name,
+        timestamps=grid.minutes(),
+        values=_hold(mean),
+        expected=_hold(expected),
+        scale=_hold(scale),
+        direction="up",
+        service=service_slug,
+        region=region,
+    )
 
 
 def _ops_sides(
-    session: Any, grid: Grid, services: Sequence[str], filters: Mapping[str, str]
+    session: Any, grid: Grid, services: Sequence[str], region: str | None
 ) -> list[alerting.SideSeries]:
     sides = []
-    region = filters.get("region")
+    filters = {"region": region} if region else {}
+    requests = _minute_sums(
+        session,
+        grid,
+        signal_type="metric",
+        metric="requests",
+        subjects=list(services),
+        filters=filters,
+        by_subject=True,
+    )
     for metric in OPS_METRICS:
         sums = _minute_sums(
             session,
@@ -444,16 +586,17 @@ def _ops_sides(
             signal_type="metric",
             metric=metric,
             subjects=list(services),
-            filters={"region": region} if region else {},
+            filters=filters,
             by_subject=True,
         )
         for slug in sorted(sums):
             sides.append(
-                _side(
-                    f"{slug} {metric}",
+                _ops_side(
+                    f"{slug} {metric}" + (f" {region}" if region else ""),
                     grid,
-                    sums[slug].mean(),
-                    direction="up",
+                    sums[slug],
+                    requests.get(slug) if metric == "error_rate" else None,
+                    metric=metric,
                     service_slug=slug,
                     region=region,
                 )
@@ -511,19 +654,105 @@ def _impact_evidence(
 
 
 def _impact_big_enough(
-    finding: alerting.ImpactFinding, customer: _Customer, params: CustomerImpactParams
+    findings: Sequence[alerting.ImpactFinding], customer: _Customer, params: CustomerImpactParams
 ) -> bool:
+    """Whether the ongoing findings of one step (one per region) are big enough together:
+    their excess adds up, and the best lagged correlation of any of them counts."""
+    unit = findings[0].unit
+    excess = sum(f.excess for f in findings)
     checks: list[bool] = []
-    if finding.unit == "customers" and params.min_customers is not None:
-        checks.append(finding.excess >= params.min_customers)
-    if finding.unit == "customers" and customer.order_step and params.min_orders is not None:
-        checks.append(finding.excess >= params.min_orders)
-    if finding.unit == "tickets" and params.min_tickets is not None:
-        checks.append(finding.excess >= params.min_tickets)
-    correlations = [ev.correlation for ev in finding.ops if math.isfinite(ev.correlation)]
+    if unit == "customers" and params.min_customers is not None:
+        checks.append(excess >= params.min_customers)
+    if unit == "customers" and customer.order_step and params.min_orders is not None:
+        checks.append(excess >= params.min_orders)
+    if unit == "tickets" and params.min_tickets is not None:
+        checks.append(excess >= params.min_tickets)
+    correlations = [
+        ev.correlation for f in findings for ev in f.ops if math.isfinite(ev.correlation)
+    ]
     if correlations:
         checks.append(max(correlations) >= params.min_correlation)
     return all(checks)
+
+
+def _impact_verdict(
+    session: Any, rule: AlertRule, target: RuleTarget, grid: Grid, settings: Settings
+) -> Verdict:
+    """Customer impact: fires while a customer series (any region's, per region without a
+    region filter) has an ongoing finding big enough."""
+    params = CustomerImpactParams.model_validate(rule.params)
+    if target.kpi is not None:
+        raise ValueError("a customer-impact rule watches a metric, funnel or ticket series")
+    history = timedelta(hours=params.baseline_hours, minutes=params.window_minutes)
+    long_grid = Grid(
+        grid.start_ms - int(history / MINUTE) * MINUTE_MS, grid.n + int(history / MINUTE)
+    )
+    ops_history = int(OPS_HISTORY / MINUTE)
+    ops_grid = Grid(grid.start_ms - ops_history * MINUTE_MS, grid.n + ops_history)
+    impact = alerting.ImpactParams(
+        k_customer=params.k_customer,
+        k_ops=params.k_ops,
+        n_ops=params.ops_points,
+        m_ops=params.ops_points,
+        clear_k=min(1.0, params.k_customer),
+        lead=params.max_lag_minutes,
+    )
+    customers = _customer_sides(session, grid, long_grid, target, settings, params)
+    ops_cache: dict[tuple[tuple[str, ...], str | None], list[alerting.SideSeries]] = {}
+    firing: list[tuple[alerting.ImpactFinding, _Customer]] = []
+    for customer in customers:
+        key = (tuple(customer.watched), customer.region or target.filters.get("region"))
+        if key not in ops_cache:
+            ops_cache[key] = _ops_sides(session, ops_grid, customer.watched, key[1])
+        findings = alerting.customer_impact(customer.side, ops_cache[key], params=impact)
+        last = findings[-1] if findings else None
+        now_minute = grid.at(grid.n - 1)
+        if last is not None and last.ongoing and now_minute - last.end <= STALE_IMPACT:
+            firing.append((last, customer))
+    if firing and not _impact_big_enough([f for f, _c in firing], firing[0][1], params):
+        firing = []
+    services = sorted({s for c in customers for s in c.services})
+    journeys = sorted({j for c in customers for j in c.journeys})
+    if not firing:
+        return Verdict(
+            group="all",
+            firing=False,
+            title=_group_label(rule, "all"),
+            evidence={"component": "customer_impact"},
+            services=services,
+            journeys=journeys,
+            customer_facing=True,
+        )
+    last, customer = max(firing, key=lambda fc: fc[0].peak_z)
+    values = np.asarray(customer.side.values, dtype=np.float64)
+    evidence = _impact_evidence(last, customer, values)
+    evidence["region"] = customer.region
+    evidence["regions"] = sorted({c.region for _f, c in firing if c.region})
+    if len(firing) > 1:
+        # The effect of the step: the excess of every region's ongoing finding together.
+        total = sum(f.excess for f, _c in firing)
+        for field_name in ("excess", "customers", "orders", "tickets"):
+            if field_name in evidence["effect"]:
+                evidence["effect"][field_name] = _round(total)
+        evidence["effect"]["by_region"] = {
+            str(c.region): _round(f.excess) for f, c in firing if c.region
+        }
+        last = replace(last, excess=total)
+    lag = evidence["lag_minutes"]
+    summary = (
+        f"{last.customer} rose (peak {last.peak_z:.1f}σ, {last.excess:.0f} extra "
+        f"{last.unit}) {lag:g} min after " + ", ".join(ev.name for ev in last.ops) + " moved"
+    )
+    return Verdict(
+        group="all",
+        firing=True,
+        title=_group_label(rule, "all"),
+        summary=summary,
+        evidence=evidence,
+        services=sorted(set(services) | {s for f, _c in firing for s in f.services}),
+        journeys=journeys,
+        customer_facing=True,
+    )
 
 
 # ---------------------------------------------------------------- per rule
@@ -547,42 +776,7 @@ def _verdicts(
     grid = Grid(_ms(start), int((end - start) / MINUTE))
 
     if rule.kind == "customer_impact":
-        params = CustomerImpactParams.model_validate(rule.params)
-        if target.kpi is not None:
-            raise ValueError("a customer-impact rule watches a metric, funnel or ticket series")
-        customer = _customer_side(session, grid, target, settings)
-        ops = _ops_sides(session, grid, customer.services, target.filters)
-        impact = alerting.ImpactParams(lead=params.max_lag_minutes)
-        findings = alerting.customer_impact(customer.side, ops, params=impact)
-        last = findings[-1] if findings else None
-        firing = last is not None and last.ongoing and _impact_big_enough(last, customer, params)
-        values = np.asarray(customer.side.values, dtype=np.float64)
-        evidence = (
-            _impact_evidence(last, customer, values)
-            if firing and last is not None
-            else {"component": "customer_impact"}
-        )
-        summary = ""
-        if firing and last is not None:
-            lag = evidence["lag_minutes"]
-            summary = (
-                f"{last.customer} rose (peak {last.peak_z:.1f}σ, {last.excess:.0f} extra "
-                f"{last.unit}) {lag:g} min after "
-                + ", ".join(ev.name for ev in last.ops)
-                + " moved"
-            )
-        return [
-            Verdict(
-                group="all",
-                firing=firing,
-                title=_group_label(rule, "all"),
-                summary=summary,
-                evidence=evidence,
-                services=sorted(set(customer.services) | set(last.services if last else ())),
-                journeys=customer.journeys,
-                customer_facing=True,
-            )
-        ]
+        return [_impact_verdict(session, rule, target, grid, settings)]
 
     if target.kpi is not None:
         if rule.kind == "burn_rate":

@@ -106,6 +106,17 @@ class CustomerImpactParams(_Params):
     min_correlation: float = Field(default=0.5, ge=-1, le=1)
     max_lag_minutes: int = Field(default=60, ge=0, le=24 * 60)
     min_score: float = Field(default=0.5, gt=0, le=1)
+    # How the rule reads its sides (defaults: tuned on the simulated company,
+    # bench/customer_impact.py). A point is abnormal beyond k scales from its baseline; an
+    # operational series must be abnormal in ops_points readings in a row.
+    k_customer: float = Field(default=1.5, gt=0, le=20)
+    k_ops: float = Field(default=8.0, gt=0, le=50)
+    ops_points: int = Field(default=1, ge=1, le=10)
+    # Funnel drop-off: over the trailing window_minutes, against the previous
+    # baseline_hours, counting only windows of at least min_sessions sessions.
+    window_minutes: int = Field(default=10, ge=1, le=120)
+    baseline_hours: int = Field(default=24, ge=1, le=7 * 24)
+    min_sessions: int = Field(default=3, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _some_effect(self) -> CustomerImpactParams:
