@@ -145,7 +145,9 @@ def test_a_broken_rule_does_not_stop_the_others(db: Database) -> None:
 HISTORY = timedelta(hours=2)
 
 
-def _impact_world(db: Database, *, customer_effect: bool) -> int:
+def _impact_world(
+    db: Database, *, customer_effect: bool, sessions_until: datetime | None = None
+) -> int:
     team = company(db)
     start = T0 - HISTORY
     minutes = int((HISTORY + timedelta(minutes=40)) / timedelta(minutes=1))
@@ -157,9 +159,12 @@ def _impact_world(db: Database, *, customer_effect: bool) -> int:
     def drop(at: datetime) -> float:
         return 0.6 if customer_effect and at >= T0 + timedelta(minutes=3) else 0.2
 
+    sessions = funnel(start, minutes, drop)
+    if sessions_until is not None:  # the shop goes quiet: no sessions after this
+        sessions = [r for r in sessions if r["ts"] < iso(sessions_until)]
     ingest(
         db,
-        latency(start, minutes, lat, "checkout") + funnel(start, minutes, drop),
+        latency(start, minutes, lat, "checkout") + sessions,
         at=start + HISTORY + timedelta(hours=1),
     )
     return make_rule(
@@ -307,3 +312,18 @@ def test_readings_every_ten_minutes_hold_until_the_next(db: Database) -> None:
     assert evaluate_at(db, T0 + timedelta(minutes=20))["opened"] == 1
     # a reading stands for at most 15 minutes: after that the series is missing, not breaching
     assert evaluate._hold(np.array([1.0, np.nan, np.nan]), limit=1)[2] != 1.0
+
+
+def test_customer_impact_finding_goes_stale_when_customers_stop_arriving(db: Database) -> None:
+    """Missing points never clear a finding; after an hour without an abnormal customer point
+    the rule stops firing instead of holding the alert open overnight."""
+    _impact_world(db, customer_effect=True, sessions_until=T0 + timedelta(minutes=20))
+    for minute in range(4, 16):
+        evaluate_at(db, T0 + timedelta(minutes=minute))
+    (alert,) = _alerts(db)
+    assert alert.state == "firing"
+    # still firing while the last abnormal customer minute is recent
+    assert evaluate_at(db, T0 + timedelta(minutes=50))["firing"] == 1
+    # sessions stop at T0+20, so the 10-minute windows are abnormal until about T0+29 and
+    # missing after; more than an hour after that the finding is stale: not firing
+    assert evaluate_at(db, T0 + timedelta(minutes=100))["firing"] == 0
