@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, text
 
 from juncture.config import Settings
 from juncture.kpis import api as kpis_api
+from juncture.kpis import service as kpis_service
 from juncture.kpis.catalogue import KPIS
 from juncture.models import metadata
 from juncture.store import migrate
@@ -148,7 +149,7 @@ def measure(url: str, label: str) -> dict[str, float]:
         events = sum(
             int(session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in RAW
         )
-        start, end = kpis_api.window(session, None, None)
+        start, end = kpis_service.window(session, None, None)
         print(
             f"\n{label}: {events:,} events stored; window {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC"
         )

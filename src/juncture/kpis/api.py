@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 
 from juncture.api.deps import ReadActor, SessionDep, SettingsDep
 from juncture.config import Settings
-from juncture.kit import clock
-from juncture.kit.errors import Invalid
 from juncture.kpis import service
 from juncture.kpis.catalogue import KPIS, KpiDef
 from juncture.kpis.schemas import (
@@ -27,7 +25,6 @@ from juncture.kpis.schemas import (
     StandingRead,
     ValueRead,
 )
-from juncture.signals import service as signals_service
 
 router = APIRouter()
 
@@ -36,38 +33,6 @@ def info(definition: KpiDef) -> KpiInfo:
     data = asdict(definition)
     data["slices"] = list(definition.slices)
     return KpiInfo(**data)
-
-
-def anchor(session: Session) -> datetime:
-    """'Now' for default windows: the current hour, or the newest stored hour if earlier
-    (so a demo or an archive shows its own last week, not an empty one)."""
-    now = clock.now().astimezone(UTC)
-    latest = signals_service.latest_bucket(session, grain="h")
-    if latest is not None and latest + timedelta(hours=1) < now:
-        return latest + timedelta(hours=1)
-    return now
-
-
-def window(
-    session: Session, start: datetime | None, end: datetime | None
-) -> tuple[datetime, datetime]:
-    for moment in (start, end):
-        if moment is not None and moment.tzinfo is None:
-            raise Invalid(
-                "'from' and 'to' need a time zone, e.g. 2026-11-01T00:00:00Z", code="naive_time"
-            )
-    if end is None:
-        end = (
-            service.default_window(anchor(session) - timedelta(hours=1))[1]
-            if start is None
-            else min(
-                start + timedelta(days=7),
-                service.default_window(anchor(session) - timedelta(hours=1))[1],
-            )
-        )
-    if start is None:
-        start = end - timedelta(days=7)
-    return start, end
 
 
 Filters = dict[str, str]
@@ -81,7 +46,6 @@ def _filters(
     team: str | None,
     segment: str | None,
     location: str | None,
-    step: str | None,
 ) -> Filters:
     raw = {
         "service": service_,
@@ -91,7 +55,6 @@ def _filters(
         "team": team,
         "segment": segment,
         "location": location,
-        "step": step,
     }
     return {k: v for k, v in raw.items() if v}
 
@@ -121,7 +84,7 @@ def read_kpi(
     compare_to: Literal["previous", "year"] = "previous",
 ) -> KpiRead:
     definition = service.get_kpi_or_raise(kpi)
-    start, end = window(session, start, end)
+    start, end = service.window(session, start, end)
     ctx = service.context(session, settings)
     # a year earlier: 52 weeks, so weekdays line up
     earlier = start - timedelta(weeks=52) if compare_to == "year" else None
@@ -207,7 +170,7 @@ class SliceQuery:
         segment: str | None = None,
         location: str | None = None,
     ) -> None:
-        self.filters = _filters(service_, journey, region, channel, team, segment, location, None)
+        self.filters = _filters(service_, journey, region, channel, team, segment, location)
 
 
 class SeriesQuery:
@@ -310,7 +273,7 @@ def get_consistency(
 ) -> ConsistencyRead:
     """Rank groups (locations, teams, ...) on a KPI, with shrinkage, and the spread between them."""
     filters = slices.filters
-    start, end = window(session, start, end)
+    start, end = service.window(session, start, end)
     spread = service.consistency(
         session, kpi=kpi, by=by, start=start, end=end, filters=filters, settings=settings
     )

@@ -12,9 +12,10 @@ from pydantic import Field
 
 from juncture.api.deps import ReadActor, SessionDep, SettingsDep
 from juncture.kit.schemas import ReadModel
-from juncture.kpis.api import FROM, TO, window
+from juncture.kpis.api import FROM, TO
 from juncture.kpis.overview import overview
 from juncture.kpis.schemas import PointRead
+from juncture.kpis.service import window
 
 router = APIRouter()
 

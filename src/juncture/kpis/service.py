@@ -8,7 +8,6 @@ are hourly and daily) and optional slice filters (``service``, ``journey``, ``re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,9 +22,11 @@ from juncture.access import service as access_service
 from juncture.analytics import kpimath
 from juncture.catalog import service as catalog_service
 from juncture.config import Settings, get_settings
+from juncture.kit import clock
 from juncture.kit.errors import Conflict, Invalid, NotFound
 from juncture.kpis import compute as c
 from juncture.kpis.catalogue import CATALOGUE, SLICES, KpiDef
+from juncture.signals import service as signals_service
 
 Result = c.Result
 EXTRA_FILTERS = ("step", "priority", "category", "severity")
@@ -887,11 +888,22 @@ def _spread(kpi: str, by: str, result: kpimath.Consistency, scale: float, method
     )
 
 
-def default_window(now: datetime, days: int = 7) -> tuple[datetime, datetime]:
-    """The last ``days`` whole days up to the current hour."""
-    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return end - timedelta(days=days), end
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
+def window(
+    session: Session, start: datetime | None, end: datetime | None, *, days: int = 7
+) -> tuple[datetime, datetime]:
+    """The window a KPI read covers when ``from``/``to`` are left out: ``days`` days up to the
+    current hour, or up to the newest stored hour when that is earlier (so a demo or an
+    archive shows its own last week, not an empty one)."""
+    for moment in (start, end):
+        if moment is not None and moment.tzinfo is None:
+            raise Invalid(
+                "'from' and 'to' need a time zone, e.g. 2026-11-01T00:00:00Z", code="naive_time"
+            )
+    now = clock.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    latest = signals_service.latest_bucket(session, grain="h")
+    newest = now if latest is None else min(now, latest + timedelta(hours=1))
+    if end is None:
+        end = newest if start is None else min(start + timedelta(days=days), newest)
+    if start is None:
+        start = end - timedelta(days=days)
+    return start, end

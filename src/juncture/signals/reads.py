@@ -295,23 +295,3 @@ def ticket_counts(
         bucket = int(row[-2]) if bucket_ms is not None else None
         out.append((group, bucket, int(row[-1])))
     return out
-
-
-def ticket_times_of_customers(
-    session: Session, *, customers: Sequence[str], start_ms: int, end_ms: int
-) -> dict[str, list[int]]:
-    """Creation times of the tickets of these customers in [start, end), sorted per customer."""
-    out: dict[str, list[int]] = {}
-    ordered = sorted(set(customers))
-    for i in range(0, len(ordered), _CHUNK):
-        stmt = select(Ticket.customer_id, Ticket.created_ms).where(
-            Ticket.customer_id.in_(ordered[i : i + _CHUNK]),
-            Ticket.created_ms >= start_ms,
-            Ticket.created_ms < end_ms,
-        )
-        for customer, ts in session.connection().execute(stmt):
-            if customer is not None and ts is not None:
-                out.setdefault(customer, []).append(int(ts))
-    for times in out.values():
-        times.sort()
-    return out

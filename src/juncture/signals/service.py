@@ -55,9 +55,6 @@ from juncture.signals.reads import (
 from juncture.signals.reads import (
     ticket_counts as ticket_counts,  # noqa: PLC0414
 )
-from juncture.signals.reads import (
-    ticket_times_of_customers as ticket_times_of_customers,  # noqa: PLC0414
-)
 
 # ---------------------------------------------------------------- ingest
 

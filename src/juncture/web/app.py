@@ -174,8 +174,8 @@ def overview(
     request: Request, session: SessionDep, actor: PageReader, settings: SettingsDep
 ) -> Response:
     """Ops health beside customer signals, from the same ``overview()`` as /api/v1/overview."""
-    from juncture.kpis.api import window
     from juncture.kpis.overview import overview as compute_overview
+    from juncture.kpis.service import window
     from juncture.web.kpis import JINJA_HELPERS
 
     start, end = window(session, None, None)

@@ -21,8 +21,8 @@ from juncture.api.deps import PageReader, SessionDep, SettingsDep
 from juncture.catalog import service as catalog_service
 from juncture.kit.errors import Invalid, JunctureError, NotFound
 from juncture.kpis import service
-from juncture.kpis.api import window
 from juncture.kpis.catalogue import CATALOGUE, KPIS, SLICES
+from juncture.kpis.service import window
 from juncture.signals import service as signals_service
 from juncture.web.render import render
 
