@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from juncture.catalog import service as catalog_service
 from juncture.kit.errors import Invalid
-from juncture.signals.models import Rollup, Series, Ticket
+from juncture.signals.models import Deploy, Rollup, Series, Ticket
 
 _CHUNK = 900  # ids per IN list
 # One expanding parameter: the statement is built (and cached) once, not per id.
@@ -295,3 +297,72 @@ def ticket_counts(
         bucket = int(row[-2]) if bucket_ms is not None else None
         out.append((group, bucket, int(row[-1])))
     return out
+
+
+@dataclass(frozen=True)
+class DeployRow:
+    """One recorded deploy: when (UTC), where, which version, by whom, for which change."""
+
+    ts: datetime
+    service: str
+    version: str
+    actor: str
+    change_id: str | None
+    region: str | None
+    status: str
+    key: str
+
+
+def _to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+def deploys_between(
+    session: Session, *, services: Sequence[str], start: datetime, end: datetime
+) -> list[DeployRow]:
+    """Deploys of the services (slugs) in [start, end), oldest first.
+
+    Parameters
+    ----------
+    session : Session
+        Open session.
+    services : Sequence[str]
+        Service slugs; an empty sequence (or only unknown slugs) returns nothing.
+    start, end : datetime
+        Aware UTC bounds of the window.
+
+    Returns
+    -------
+    list[DeployRow]
+        The deploys, ordered by time.
+    """
+    ids = catalog_service.slug_ids(session)[0] if services else {}
+    slug_of = {ids[s]: s for s in services if s in ids}
+    if not slug_of:
+        return []
+    stmt = (
+        select(
+            Deploy.ts_ms,
+            Deploy.service_id,
+            Deploy.version,
+            Deploy.actor,
+            Deploy.change_id,
+            Deploy.region,
+            Deploy.status,
+            Deploy.key,
+        )
+        .where(
+            Deploy.service_id.in_(list(slug_of)),
+            Deploy.ts_ms >= _to_ms(start),
+            Deploy.ts_ms < _to_ms(end),
+        )
+        .order_by(Deploy.ts_ms, Deploy.id)
+    )
+    return [
+        DeployRow(_from_ms(r[0]), slug_of[r[1]], r[2], r[3], r[4], r[5], r[6], r[7])
+        for r in session.execute(stmt)
+    ]

@@ -35,7 +35,13 @@ from juncture.signals.models import Quarantined, Rollup, Series, SurveyWidget, T
 
 # The narrow reads other rooms use (see signals/reads.py), re-exported here.
 from juncture.signals.reads import (
+    DeployRow as DeployRow,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
     SeriesRef as SeriesRef,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    deploys_between as deploys_between,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
     find_series as find_series,  # noqa: PLC0414
