@@ -147,3 +147,20 @@ def client(app: object) -> Iterator[object]:
 
     with TestClient(app, base_url="http://testserver") as test_client:  # type: ignore[arg-type]
         yield test_client
+
+
+@pytest.fixture
+def unavailable_kpi(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every catalogue KPI has its source room now: mark one unavailable to test the path."""
+    import dataclasses
+
+    from juncture.kpis.catalogue import CATALOGUE
+
+    monkeypatch.setitem(
+        CATALOGUE,
+        "incidents",
+        dataclasses.replace(
+            CATALOGUE["incidents"], available=False, unavailable_reason="its room is switched off"
+        ),
+    )
+    return "incidents"

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Survey-widget responses accepted per token and client address per minute.",
     )
+    status_webhook_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let status-page webhook subscriptions point at loopback, private or link-local "
+            "addresses (the subscribe endpoint is public: off, it cannot be used to reach "
+            "internal services)."
+        ),
+    )
     data_dir: Path = Field(
         default=Path("."), description="Where the demo writes its database and generated files."
     )
@@ -137,6 +145,13 @@ class Settings(BaseSettings):
         description="Signs the acknowledge links of alert notifications (HMAC-SHA256); at "
         "least 16 characters. Unset: notifications carry no acknowledge link. Changing it "
         "invalidates the links already sent.",
+    )
+    incident_deploy_lookback_hours: int = Field(
+        default=6,
+        ge=0,
+        le=24 * 14,
+        description="How many hours before an incident started its timeline captures deploys "
+        "of the incident's services (declaration and the capture job).",
     )
     ack_link_hours: int = Field(
         default=24,

@@ -30,6 +30,15 @@ PUBLIC = {
     ("POST", "/api/v1/widget/responses"),  # authenticated by the widget token, rate limited
     ("GET", "/alerts/{alert_id}/ack"),  # a signed, expiring acknowledge link (confirm page)
     ("POST", "/alerts/{alert_id}/ack"),  # the link's token (or a session) + CSRF
+    # the public status page, its banner and subscriptions (rate limited, CSRF cookie on forms)
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/status/banner"),
+    ("POST", "/api/v1/status/subscriptions"),
+    ("DELETE", "/api/v1/status/subscriptions/{token}"),
+    ("GET", "/status"),
+    ("POST", "/status/subscribe"),
+    ("GET", "/status/unsubscribe/{token}"),
+    ("POST", "/status/unsubscribe/{token}"),
 }
 
 

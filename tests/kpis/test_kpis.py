@@ -248,12 +248,12 @@ def test_consistency_ranks_regions(company: Database) -> None:
     assert spread.groups[0].value == pytest.approx(60.0)
 
 
-def test_clear_errors(company: Database) -> None:
+def test_clear_errors(company: Database, unavailable_kpi: str) -> None:
     with unit_of_work(company) as session:
         with pytest.raises(NotFound):
             service.kpi_value(session, kpi="nope", start=START, end=END)
         with pytest.raises(Conflict):
-            service.kpi_value(session, kpi="incidents", start=START, end=END)
+            service.kpi_value(session, kpi=unavailable_kpi, start=START, end=END)
         with pytest.raises(Invalid):
             service.kpi_value(session, kpi="csat", start=START, end=END, filters={"team": "x"})
         with pytest.raises(Invalid):
@@ -266,7 +266,9 @@ def reader(company: Database) -> str:
     return make_token(company, user_id=user, scopes=["read"])
 
 
-def test_api_value_csv_and_errors(company: Database, client: TestClient, reader: str) -> None:
+def test_api_value_csv_and_errors(
+    company: Database, client: TestClient, reader: str, unavailable_kpi: str
+) -> None:
     headers = {"Authorization": f"Bearer {reader}"}
     q = {"from": START.isoformat(), "to": END.isoformat(), "bucket": "day"}
     body = client.get("/api/v1/kpis/csat", params=q, headers=headers).json()
@@ -281,7 +283,7 @@ def test_api_value_csv_and_errors(company: Database, client: TestClient, reader:
     assert {"csat", "nps", "frt_median", "mttr"} <= {k["key"] for k in catalogue}
     for path, params, status, code in (
         ("/api/v1/kpis/nope", q, 404, "unknown_kpi"),
-        ("/api/v1/kpis/incidents", q, 409, "kpi_unavailable"),
+        (f"/api/v1/kpis/{unavailable_kpi}", q, 409, "kpi_unavailable"),
         ("/api/v1/kpis/csat", q | {"team": "support"}, 422, "bad_filter"),
         ("/api/v1/kpis/csat", q | {"from": "2026-11-16T00:00:00"}, 422, "naive_time"),
         ("/api/v1/kpis/csat", q | {"bucket": "year"}, 422, None),

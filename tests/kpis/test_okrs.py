@@ -173,13 +173,13 @@ def test_projection_rising_is_on_track_and_flat_is_off_track(db: Database) -> No
     )
 
 
-def test_service_validation(db: Database) -> None:
+def test_service_validation(db: Database, unavailable_kpi: str) -> None:
     ops, cx = _teams(db)
     product = make_team(db, kind="product")
     obj = _objective(db, ops, cx)
     cases: list[tuple[str, dict[str, Any]]] = [
         ("unknown_kpi", {"kind": "kpi", "kpi": "nope", "baseline": 1, "target": 2}),
-        ("kpi_unavailable", {"kind": "kpi", "kpi": "incidents", "baseline": 5, "target": 2}),
+        ("kpi_unavailable", {"kind": "kpi", "kpi": unavailable_kpi, "baseline": 5, "target": 2}),
         ("kpi_required", {"kind": "kpi", "baseline": 1, "target": 2}),
         (
             "invalid_filter",

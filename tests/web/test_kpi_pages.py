@@ -40,7 +40,7 @@ def test_overview_page_shows_the_api_numbers(viewer: TestClient) -> None:
     api = viewer.get("/api/v1/overview").json()
     text = page.text
     assert "Ops health" in text and "Customer signals" in text
-    assert "arrive with the alerts and incidents rooms" in text
+    assert 'data-testid="active-work"' in text
     pairs = VALUE.findall(text)
     decimals = dict(re.findall(r'data-kpi="([^"]+)"[^>]*data-decimals="(\d)"', text))
     headline = {h["kpi"]: h for h in api["ops"] + api["cx"]}
@@ -74,7 +74,7 @@ def test_kpi_index_lists_the_catalogue(viewer: TestClient) -> None:
     for heading in ("Ops", "Customer experience", "Journeys"):
         assert f">{heading}</h2>" in page.text
     assert 'href="/kpis/csat"' in page.text
-    assert "Not available yet" in page.text  # MTTR and friends wait for incidents
+    assert 'href="/kpis/incident_mttr"' in page.text  # the incidents room feeds the catalogue
     assert 'href="/kpis"' in viewer.get("/services").text  # in the nav
 
 
@@ -104,7 +104,7 @@ def test_kpi_detail_equals_the_api_and_filters_change_it(viewer: TestClient) -> 
     page = viewer.get("/kpis/latency_p95", params={"group_by": "service", "bucket": "hour"})
     assert page.status_code == 200
     assert 'data-testid="group-web"' in page.text and 'data-testid="group-pay"' in page.text
-    assert "Deploys in the window" in page.text and "incidents room" in page.text
+    assert "Deploys in the window" in page.text and "Incidents in the window" in page.text
     assert "Consistency by" in page.text
     detail = viewer.get("/kpis/csat", params={"days": 7, "by": "region"})
     assert detail.status_code == 200
@@ -133,10 +133,10 @@ def test_bad_query_parameters_give_an_error_page(
     assert viewer.get(path).json()["code"] == code
 
 
-def test_unavailable_kpi_shows_why(viewer: TestClient) -> None:
-    page = viewer.get("/kpis/incidents")
+def test_unavailable_kpi_shows_why(viewer: TestClient, unavailable_kpi: str) -> None:
+    page = viewer.get(f"/kpis/{unavailable_kpi}")
     assert page.status_code == 200
-    assert "incidents room" in page.text and 'data-testid="kpi-unavailable"' in page.text
+    assert "switched off" in page.text and 'data-testid="kpi-unavailable"' in page.text
 
 
 def test_pages_need_a_login(client: TestClient, db: Database) -> None:

@@ -16,6 +16,8 @@ from juncture.api.observability import Metrics, ObservabilityMiddleware
 from juncture.catalog.api import router as catalog_router
 from juncture.config import Settings
 from juncture.detect.api import router as detect_router
+from juncture.incidents.api import router as incidents_router
+from juncture.incidents.comms_api import router as incident_comms_router
 from juncture.jobs.api import router as jobs_router
 from juncture.jobs.runner import JobRunner
 from juncture.kit.errors import SchemaOutdated
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     api.include_router(access_router)
     api.include_router(catalog_router)
     api.include_router(detect_router)
+    api.include_router(incidents_router)
+    api.include_router(incident_comms_router)
     api.include_router(jobs_router)
     api.include_router(okr_router)
     api.include_router(signals_router)
@@ -125,5 +129,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     from juncture.web.alerts import router as alert_pages_router
 
     app.include_router(alert_pages_router)
+    from juncture.web.incidents import router as incident_pages_router
+    from juncture.web.postmortems import router as postmortem_pages_router
+    from juncture.web.status import router as status_pages_router
+
+    app.include_router(status_pages_router)
+    app.include_router(postmortem_pages_router)
+    app.include_router(incident_pages_router)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app

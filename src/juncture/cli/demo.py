@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from juncture.access import security
 from juncture.access import service as access_service
@@ -85,7 +88,11 @@ class DemoLoader:
             summary = load_into_database(world, self.settings, on_progress=progress)
             seed_okrs(self.settings, today)
             self.status.update(state="replaying alerts")
-            seed_alerting(self.settings, today, days=min(5, self.days))
+            from juncture.simulate.incident_people import truth_causes
+
+            seed_alerting(
+                self.settings, today, days=min(5, self.days), cause_for=truth_causes(world.truth)
+            )
             self.status.update(
                 state="done",
                 accepted=summary["accepted"],
@@ -218,18 +225,37 @@ DEMO_RULES: list[dict[str, Any]] = [
 ]
 
 
-def seed_alerting(settings: Settings, today: datetime, *, days: int = 5) -> dict[str, Any]:
+def seed_alerting(
+    settings: Settings,
+    today: datetime,
+    *,
+    days: int = 5,
+    people: bool = True,
+    cause_for: Callable[[Any], str] | None = None,
+) -> dict[str, Any]:
     """The demo company's alert rules, replayed over the last ``days`` of its history with the
-    simulated on-call staff acknowledging (and sometimes escalating) what fires."""
+    simulated on-call staff acknowledging (and sometimes escalating) what fires and, with
+    ``people``, the incident responders declaring incidents from customer-facing alerts and
+    running them to their post-mortems (``cause_for`` names a fault's cause for those)."""
     from juncture.detect import service as detect_service
     from juncture.detect.evaluate import catch_up
     from juncture.detect.schemas import AlertRuleCreate
+    from juncture.incidents import comms
+    from juncture.incidents.defaults import ensure_defaults
+    from juncture.simulate import incident_people
     from juncture.simulate.responders import respond
+
+    def tick(session: Session, at: datetime) -> None:
+        respond(session, now=at)
+        if people:
+            incident_people.act(session, now=at, cause_for=cause_for)
 
     db = Database(settings)
     totals: dict[str, Any] = {}
     try:
         with unit_of_work(db) as session:
+            ensure_defaults(session)
+            comms.ensure_default_templates(session)
             teams = {t.slug: t.id for t in access_service.list_teams(session)}
             for rule in DEMO_RULES:
                 if rule["team"] not in teams:
@@ -255,7 +281,7 @@ def seed_alerting(settings: Settings, today: datetime, *, days: int = 5) -> dict
                     end=min(day + timedelta(days=1), today),
                     step=timedelta(minutes=10),
                     settings=settings,
-                    after_tick=lambda s, at: respond(s, now=at),
+                    after_tick=tick,
                 )
             for key in ("opened", "reopened", "resolved"):
                 totals[key] = totals.get(key, 0) + result[key]

@@ -616,7 +616,15 @@ def _smtp_reply(code: int, text: bytes | str) -> str:
 
 
 def _send_mail(channel: EmailChannel, msg: Message, now: datetime) -> _Outcome:
-    em = email_message(msg, channel, now=now)
+    return send_email(channel, email_message(msg, channel, now=now))
+
+
+def send_email(channel: EmailChannel, em: EmailMessage) -> _Outcome:
+    """Send a prepared message through the channel's SMTP relay (one attempt).
+
+    Returns an outcome with ``ok``, ``status_code``, ``error`` and ``retryable``; other rooms
+    (status-page subscriptions) send their own messages through the relay with it.
+    """
     try:
         with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout) as smtp:
             if channel.starttls:

@@ -16,6 +16,7 @@ JobFunc = Callable[[Session], dict[str, Any] | None]
 JOB_MODULES: tuple[str, ...] = (
     "juncture.access.jobs",
     "juncture.detect.jobs",
+    "juncture.incidents.jobs",
     "juncture.kpis.jobs",
     "juncture.signals.jobs",
 )

@@ -14,7 +14,17 @@ Direction = Literal["up", "down"]
 Family = Literal["cx", "ops", "journey"]
 
 #: Every slice a KPI may support; ``location`` is the customer's region in this release.
-SLICES = ("service", "journey", "region", "channel", "team", "segment", "location", "severity")
+SLICES = (
+    "service",
+    "journey",
+    "region",
+    "channel",
+    "team",
+    "segment",
+    "location",
+    "severity",
+    "root_cause",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ _SURVEY = ("region", "channel", "segment", "location")
 _TICKET = ("team", "service", "region", "channel", "segment", "location")
 _METRIC = ("service", "region", "location")
 _FUNNEL = ("journey", "region", "channel", "segment", "location")
+_INCIDENT = ("severity", "root_cause", "service", "region")
 
 KPIS: tuple[KpiDef, ...] = (
     # ------------------------------------------------------------------ CX
@@ -318,15 +329,47 @@ KPIS: tuple[KpiDef, ...] = (
     ),
     KpiDef(
         "incidents",
-        "Incidents by severity",
+        "Incidents",
         "ops",
         "count",
         "down",
-        "incidents",
-        "number of incidents declared in the period, by severity",
-        ("service",),
-        available=False,
-        unavailable_reason="computed from incidents, which arrive with the incidents room",
+        "incidents (incidents room), by declaration time",
+        "number of incidents declared in the period; by severity, root cause, service or region "
+        "(an incident naming several services or regions counts once in each)",
+        _INCIDENT,
+    ),
+    KpiDef(
+        "incident_mtta",
+        "Incident MTTA",
+        "ops",
+        "minutes",
+        "down",
+        "incidents: detected (else declared) and acknowledged times",
+        "mean minutes from an incident's detection (its declaration when it has no detection "
+        "time) to its acknowledgement, over incidents declared in the period and acknowledged",
+        _INCIDENT,
+    ),
+    KpiDef(
+        "incident_mttr",
+        "Incident MTTR",
+        "ops",
+        "minutes",
+        "down",
+        "incidents: started (customer impact began) and resolved times",
+        "mean minutes from the start of customer impact to resolution, over incidents declared "
+        "in the period and resolved",
+        _INCIDENT,
+    ),
+    KpiDef(
+        "customer_minutes_lost",
+        "Customer-minutes lost",
+        "ops",
+        "count",
+        "down",
+        "incidents: measured customer impact",
+        "sum over incidents declared in the period of customers affected x minutes of impact "
+        "(from the measured impact; incidents never measured are left out)",
+        _INCIDENT,
     ),
     # ------------------------------------------------------------------ journeys
     KpiDef(

@@ -37,7 +37,6 @@ OPS_KPIS = ("availability", "latency_p95", "error_rate")
 CX_KPIS = ("csat", "nps", "negative_sentiment", "ticket_volume")
 SERVICE_KPIS = ("availability", "latency_p95", "error_rate")
 SPARK_DAYS = 14
-PENDING = "arrives with the alerts and incidents rooms"
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,45 @@ class Overview:
     journeys: list[JourneyRow]
     objectives: list[ObjectiveSummary]
     objectives_total: int
-    alerts: str  # what stands in for active alerts and incidents until their rooms exist
+    active: ActiveWork
+
+
+@dataclass(frozen=True)
+class ActiveWork:
+    """Open alerts and incidents, and the latest incident with what it cost customers."""
+
+    open_alerts: int
+    open_incidents: int
+    latest_incident: dict[str, Any] | None
+
+
+def active_work(session: Session) -> ActiveWork:
+    """Count open alerts and incidents; summarise the most recently declared incident."""
+    from juncture.detect import service as detect_service
+    from juncture.incidents import service as incident_service
+
+    _, open_alerts = detect_service.list_alerts(session, state="open", limit=1)
+    open_incidents = incident_service.count_incidents(session, open_only=True)
+    latest = incident_service.latest_incident(session)
+    summary: dict[str, Any] | None = None
+    if latest is not None:
+        impact = latest.impact or {}
+        summary = {
+            "id": latest.id,
+            "title": latest.title,
+            "severity": latest.severity,
+            "status": latest.status,
+            "services": list(latest.services),
+            "regions": list(latest.regions),
+            "started_at": latest.started_at,
+            "resolved_at": latest.resolved_at,
+            "customers_affected": impact.get("customers_affected"),
+            "lost_conversions": impact.get("lost_conversions"),
+            "estimated_lost_revenue": impact.get("estimated_lost_revenue"),
+            "extra_tickets": (impact.get("tickets") or {}).get("extra"),
+            "customer_minutes_lost": impact.get("customer_minutes_lost"),
+        }
+    return ActiveWork(open_alerts, open_incidents, summary)
 
 
 def _merge(points: Iterable[service.Point]) -> tuple[float | None, int]:
@@ -375,5 +412,5 @@ def overview(
         journeys=journeys,
         objectives=objectives,
         objectives_total=total,
-        alerts=f"Active alerts and incidents {PENDING}.",
+        active=active_work(session),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -95,6 +96,15 @@ class ObjectiveSummaryRead(ReadModel):
     key_results: list[KeyResultSummaryRead]
 
 
+class ActiveWorkRead(ReadModel):
+    open_alerts: int
+    open_incidents: int
+    latest_incident: dict[str, Any] | None = Field(
+        description="The most recently declared incident and what it cost customers "
+        "(customers affected, lost conversions and revenue, extra tickets, customer-minutes)"
+    )
+
+
 class OverviewRead(ReadModel):
     start: datetime
     end: datetime
@@ -106,7 +116,7 @@ class OverviewRead(ReadModel):
     journeys: list[JourneyRowRead]
     objectives: list[ObjectiveSummaryRead]
     objectives_total: int
-    alerts: str
+    active: ActiveWorkRead
 
 
 @router.get("/overview", response_model=OverviewRead, tags=["kpis"])

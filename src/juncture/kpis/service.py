@@ -172,6 +172,17 @@ def _count(stat: c.Mom) -> Result:
     return Result(float(stat.n), None, None, int(stat.n))
 
 
+def _total(stat: c.Mom) -> Result:
+    return Result(float(stat.total), None, None, int(stat.n)) if stat.n else c.EMPTY
+
+
+def _incidents(measure: str) -> Callable[[Session, c.Query, c.Context], list[c.Cell]]:
+    def fetch(session: Session, q: c.Query, ctx: c.Context) -> list[c.Cell]:
+        return c.incident_cells(session, q, measure=measure)
+
+    return fetch
+
+
 def _per_1k(stat: c.Ratio) -> Result:
     if stat.n <= 0:
         return Result(None, None, None, 0)
@@ -447,6 +458,10 @@ IMPLS: dict[str, Impl] = {
     "change_failure_rate": Impl(_change_failures, _prop),
     "mtta": Impl(lambda s, q, ctx: c.response_cells(s, q, until="ack"), _mean_values),
     "mttr": Impl(lambda s, q, ctx: c.response_cells(s, q, until="resolve"), _mean_values),
+    "incidents": Impl(_incidents("count"), _count),
+    "incident_mtta": Impl(_incidents("ack"), _mean_values),
+    "incident_mttr": Impl(_incidents("resolve"), _mean_values),
+    "customer_minutes_lost": Impl(_incidents("minutes_lost"), _total),
     "conversion": Impl(_conversion, _prop),
     "dropoff": Impl(_dropoff, _prop),
 }

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from juncture.catalog import service as catalog_service
 from juncture.kit.errors import Invalid
-from juncture.signals.models import Deploy, Rollup, Series, Ticket
+from juncture.signals.models import (
+    Deploy,
+    FunnelEvent,
+    Rollup,
+    Series,
+    SurveyResponse,
+    Ticket,
+    TicketEvent,
+)
 
 _CHUNK = 900  # ids per IN list
 # One expanding parameter: the statement is built (and cached) once, not per id.
@@ -366,3 +374,337 @@ def deploys_between(
         DeployRow(_from_ms(r[0]), slug_of[r[1]], r[2], r[3], r[4], r[5], r[6], r[7])
         for r in session.execute(stmt)
     ]
+
+
+# ---------------------------------------------------------------- customer-impact reads
+
+
+@dataclass(frozen=True)
+class FunnelSession:
+    """One funnel session, told by its raw events: where it started and how far it got.
+
+    ``reached`` counts the journey's steps reached in order from the entry step (1: only the
+    entry step); ``step_ms`` holds when each of them was reached; ``value`` is the sum of the
+    values the session's events carried (the order value on a purchase's last step)."""
+
+    session_id: str
+    journey: str
+    started_ms: int
+    customer_id: str | None
+    region: str | None
+    channel: str | None
+    segment: str | None
+    reached: int
+    step_ms: tuple[int, ...]
+    value: float | None
+
+
+def _journey_steps(session: Session, journeys: Sequence[str] | None) -> dict[int, tuple[str, int]]:
+    """Step id -> (journey slug, 0-based index of the step in its journey)."""
+    out: dict[int, tuple[str, int]] = {}
+    for journey in catalog_service.list_journeys(session):
+        if journeys is not None and journey.slug not in journeys:
+            continue
+        for index, step in enumerate(sorted(journey.steps, key=lambda s: s.position)):
+            out[step.id] = (journey.slug, index)
+    return out
+
+
+def funnel_sessions(
+    session: Session,
+    *,
+    journeys: Sequence[str] | None,
+    regions: Sequence[str] | None,
+    start: datetime,
+    end: datetime,
+    span: timedelta = timedelta(hours=2),
+) -> list[FunnelSession]:
+    """Funnel sessions whose entry step happened in [start, end), with the steps they reached.
+
+    Parameters
+    ----------
+    session : Session
+        Open session.
+    journeys : Sequence[str] or None
+        Journey slugs (None: all journeys).
+    regions : Sequence[str] or None
+        Region slugs (None: all regions, including events without a region).
+    start, end : datetime
+        Aware UTC bounds on the session's start (the time of its entry-step event).
+    span : timedelta
+        How long after ``end`` later steps of those sessions are still read.
+
+    Returns
+    -------
+    list[FunnelSession]
+        The sessions in order of start. Reads ``signal_funnel`` through its (step, time) index.
+    """
+    steps = _journey_steps(session, journeys)
+    if not steps or (regions is not None and not regions):
+        return []
+    t = FunnelEvent.__table__
+    stmt = select(
+        t.c.session_id,
+        t.c.step_id,
+        t.c.ts_ms,
+        t.c.customer_id,
+        t.c.region,
+        t.c.channel,
+        t.c.segment,
+        t.c.value,
+    ).where(
+        t.c.step_id.in_(list(steps)),
+        t.c.ts_ms >= _to_ms(start),
+        t.c.ts_ms < _to_ms(end + span),
+    )
+    if regions is not None:
+        stmt = stmt.where(t.c.region.in_(list(regions)))
+    lo, hi = _to_ms(start), _to_ms(end)
+    first: dict[tuple[str, str], tuple[Any, ...]] = {}
+    later: dict[tuple[str, str], dict[int, int]] = {}
+    values: dict[tuple[str, str], float] = {}
+    for sid, step_id, ts, customer, region, channel, segment, value in session.connection().execute(
+        stmt
+    ):
+        journey, index = steps[step_id]
+        key = (sid, journey)
+        if index == 0:
+            if lo <= ts < hi:
+                first[key] = (ts, customer, region, channel, segment)
+        else:
+            later.setdefault(key, {})[index] = ts
+        if value is not None:
+            values[key] = values.get(key, 0.0) + float(value)
+    out: list[FunnelSession] = []
+    for key, (ts, customer, region, channel, segment) in first.items():
+        reached_at = [int(ts)]
+        seen = later.get(key, {})
+        while len(reached_at) in seen:
+            reached_at.append(seen[len(reached_at)])
+        out.append(
+            FunnelSession(
+                session_id=key[0],
+                journey=key[1],
+                started_ms=int(ts),
+                customer_id=customer,
+                region=region,
+                channel=channel,
+                segment=segment,
+                reached=len(reached_at),
+                step_ms=tuple(reached_at),
+                value=values.get(key),
+            )
+        )
+    out.sort(key=lambda s: (s.started_ms, s.session_id))
+    return out
+
+
+@dataclass(frozen=True)
+class StepCount:
+    """Funnel events of one step in a window, in one group of dimensions."""
+
+    journey: str
+    step: int  # 0-based index of the step in its journey
+    dims: tuple[str | None, ...]
+    count: int
+    value_sum: float
+
+
+_FUNNEL_DIMS = ("region", "channel", "segment", "device")
+
+
+def funnel_step_counts(
+    session: Session,
+    *,
+    journeys: Sequence[str] | None,
+    regions: Sequence[str] | None,
+    windows: Sequence[tuple[datetime, datetime]],
+    by: Sequence[str] = (),
+) -> list[StepCount]:
+    """Funnel events per journey step (and per ``by`` dimensions) over several windows.
+
+    Counted in the database through the (step, time) index; events are counted by their own
+    time, so a session crossing a window's edge counts on one side only (negligible over
+    baselines of days).
+
+    Parameters
+    ----------
+    session : Session
+        Open session.
+    journeys, regions : Sequence[str] or None
+        Slugs to keep (None: all).
+    windows : Sequence[tuple[datetime, datetime]]
+        [start, end) windows; their counts are added up.
+    by : Sequence[str]
+        Dimensions among region, channel, segment, device.
+
+    Returns
+    -------
+    list[StepCount]
+        One row per (journey, step, dims) seen.
+    """
+    unknown = [d for d in by if d not in _FUNNEL_DIMS]
+    if unknown:
+        raise Invalid(f"unknown funnel dimensions {unknown}", code="bad_column")
+    steps = _journey_steps(session, journeys)
+    if not steps or (regions is not None and not regions):
+        return []
+    t = FunnelEvent.__table__
+    dims = [t.c[d] for d in by]
+    totals: dict[tuple[int, tuple[Any, ...]], list[float]] = {}
+    for start, end in windows:
+        if end <= start:
+            continue
+        stmt = (
+            select(t.c.step_id, *dims, func.count(), func.sum(t.c.value))
+            .where(
+                t.c.step_id.in_(list(steps)),
+                t.c.ts_ms >= _to_ms(start),
+                t.c.ts_ms < _to_ms(end),
+            )
+            .group_by(t.c.step_id, *dims)
+        )
+        if regions is not None:
+            stmt = stmt.where(t.c.region.in_(list(regions)))
+        for row in session.connection().execute(stmt):
+            acc = totals.setdefault((int(row[0]), tuple(row[1 : 1 + len(by)])), [0, 0.0])
+            acc[0] += int(row[-2])
+            acc[1] += float(row[-1] or 0.0)
+    return [
+        StepCount(steps[sid][0], steps[sid][1], key, int(n), float(v))
+        for (sid, key), (n, v) in sorted(
+            totals.items(), key=lambda kv: (steps[kv[0][0]], str(kv[0][1]))
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """A ticket's derived state, as the incidents room needs it."""
+
+    ref: str
+    created_ms: int
+    first_response_ms: int | None
+    resolved_ms: int | None
+    category: str | None
+    customer_id: str | None
+    region: str | None
+    segment: str | None
+    service: str | None
+    channel: str | None
+    priority: str | None
+
+
+def tickets_created(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    regions: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+    refs: Sequence[str] | None = None,
+) -> list[TicketRow]:
+    """Tickets created in [start, end), optionally only in some regions, services or refs.
+
+    Reads the ``tickets`` state table through its creation-time index; oldest first."""
+    t = Ticket.__table__
+    stmt = (
+        select(
+            t.c.ref,
+            t.c.created_ms,
+            t.c.first_response_ms,
+            t.c.resolved_ms,
+            t.c.category,
+            t.c.customer_id,
+            t.c.region,
+            t.c.segment,
+            t.c.service,
+            t.c.channel,
+            t.c.priority,
+        )
+        .where(t.c.created_ms >= _to_ms(start), t.c.created_ms < _to_ms(end))
+        .order_by(t.c.created_ms, t.c.ref)
+    )
+    if regions is not None:
+        stmt = stmt.where(t.c.region.in_(list(regions)))
+    if services is not None:
+        stmt = stmt.where(t.c.service.in_(list(services)))
+    if refs is not None:
+        stmt = stmt.where(t.c.ref.in_(list(refs)))
+    return [TicketRow(*row) for row in session.connection().execute(stmt)]
+
+
+def count_tickets(
+    session: Session,
+    *,
+    windows: Sequence[tuple[datetime, datetime]],
+    regions: Sequence[str] | None = None,
+    services: Sequence[str] | None = None,
+) -> int:
+    """Tickets created in any of the [start, end) windows (counted in the database)."""
+    t = Ticket.__table__
+    total = 0
+    for start, end in windows:
+        if end <= start:
+            continue
+        stmt = select(func.count()).where(
+            t.c.created_ms >= _to_ms(start), t.c.created_ms < _to_ms(end)
+        )
+        if regions is not None:
+            stmt = stmt.where(t.c.region.in_(list(regions)))
+        if services is not None:
+            stmt = stmt.where(t.c.service.in_(list(services)))
+        total += int(session.connection().execute(stmt).scalar_one())
+    return total
+
+
+def ticket_opening_texts(session: Session, *, refs: Sequence[str]) -> dict[str, str]:
+    """The text of each ticket's first customer-written event (ref -> text; redacted on ingest).
+
+    Reads ``signal_ticket_events`` through its (ticket, time) index in chunks of refs."""
+    out: dict[str, str] = {}
+    t = TicketEvent.__table__
+    stmt = (
+        select(t.c.ticket_ref, t.c.ts_ms, t.c.text)
+        .where(t.c.ticket_ref.in_(_IDS), t.c.actor_kind == "customer", t.c.text.is_not(None))
+        .order_by(t.c.ticket_ref, t.c.ts_ms, t.c.id)
+    )
+    unique = sorted(set(refs))
+    for i in range(0, len(unique), _CHUNK):
+        for ref, _ts, text in session.connection().execute(stmt, {"ids": unique[i : i + _CHUNK]}):
+            out.setdefault(ref, text)
+    return out
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    """One survey answer: who, when, which kind (csat, nps, ces), the score and the comment."""
+
+    ts_ms: int
+    kind: str
+    score: int
+    customer_id: str | None
+    region: str | None
+    comment: str | None
+
+
+def survey_responses(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    kinds: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> list[SurveyRow]:
+    """Survey answers received in [start, end) (time index), optionally of some kinds/regions."""
+    t = SurveyResponse.__table__
+    stmt = (
+        select(t.c.ts_ms, t.c.kind, t.c.score, t.c.customer_id, t.c.region, t.c.comment)
+        .where(t.c.ts_ms >= _to_ms(start), t.c.ts_ms < _to_ms(end))
+        .order_by(t.c.ts_ms, t.c.id)
+    )
+    if kinds is not None:
+        stmt = stmt.where(t.c.kind.in_(list(kinds)))
+    if regions is not None:
+        stmt = stmt.where(t.c.region.in_(list(regions)))
+    return [SurveyRow(*row) for row in session.connection().execute(stmt)]

@@ -38,13 +38,34 @@ from juncture.signals.reads import (
     DeployRow as DeployRow,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
+    FunnelSession as FunnelSession,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
     SeriesRef as SeriesRef,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    StepCount as StepCount,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    SurveyRow as SurveyRow,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    TicketRow as TicketRow,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    count_tickets as count_tickets,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
     deploys_between as deploys_between,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
     find_series as find_series,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    funnel_sessions as funnel_sessions,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    funnel_step_counts as funnel_step_counts,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
     rollup_rows as rollup_rows,  # noqa: PLC0414
@@ -56,10 +77,19 @@ from juncture.signals.reads import (
     series_totals as series_totals,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
+    survey_responses as survey_responses,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
     ticket_cohort as ticket_cohort,  # noqa: PLC0414
 )
 from juncture.signals.reads import (
     ticket_counts as ticket_counts,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    ticket_opening_texts as ticket_opening_texts,  # noqa: PLC0414
+)
+from juncture.signals.reads import (
+    tickets_created as tickets_created,  # noqa: PLC0414
 )
 
 # ---------------------------------------------------------------- ingest

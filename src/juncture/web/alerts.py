@@ -17,6 +17,7 @@ from juncture.api.deps import OptionalActor, PageReader, PageWriter, SessionDep,
 from juncture.config import Settings
 from juncture.detect import service
 from juncture.detect.enums import Severity
+from juncture.incidents import service as incident_service
 from juncture.kit.errors import Conflict, Invalid
 from juncture.store.uow import Actor
 from juncture.web.render import render
@@ -109,6 +110,7 @@ def _detail(
         "evidence": evidence_rows(found.alert.evidence),
         "flash": DONE.get(request.query_params.get("done", "")),
         "action_error": error,
+        "incident": incident_service.incident_for_alert(session, alert_id=alert_id),
     }
     return render(request, "alert.html", ctx, status_code=status_code)
 

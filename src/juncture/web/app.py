@@ -174,8 +174,10 @@ def overview(
     request: Request, session: SessionDep, actor: PageReader, settings: SettingsDep
 ) -> Response:
     """Ops health beside customer signals, from the same ``overview()`` as /api/v1/overview."""
+    from juncture.incidents import service as incident_service
     from juncture.kpis.overview import overview as compute_overview
     from juncture.kpis.service import window
+    from juncture.web.incidents import duration
     from juncture.web.kpis import JINJA_HELPERS
 
     start, end = window(session, None, None)
@@ -185,6 +187,8 @@ def overview(
         {
             "ov": compute_overview(session, start=start, end=end, settings=settings),
             "teams": access_service.list_teams(session),
+            "open_incidents": incident_service.list_incidents(session, open_only=True, limit=3),
+            "duration": duration,
             **JINJA_HELPERS,
         },
     )

@@ -7,7 +7,7 @@ Charts are inline SVG built here (geometry only); the templates draw them, no JS
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -191,6 +191,7 @@ class Chart:
     ticks_y: list[tuple[float, str]]
     ticks_x: list[tuple[float, str]]
     markers: list[tuple[float, str]]
+    incidents: list[tuple[float, str, int]] = field(default_factory=list)
 
 
 def chart(
@@ -200,6 +201,7 @@ def chart(
     end: datetime,
     bucket: str,
     markers: Sequence[tuple[datetime, str]] = (),
+    incidents: Sequence[tuple[datetime, str, int]] = (),
 ) -> Chart:
     width, height, left, right, top, bottom = 760, 260, 56, 748, 12, 228
     span = (end - start).total_seconds() or 1.0
@@ -238,6 +240,7 @@ def chart(
         ticks_y=ticks_y,
         ticks_x=ticks_x,
         markers=[(round(x(m), 1), label) for m, label in markers],
+        incidents=[(round(x(m), 1), label, iid) for m, label, iid in incidents],
     )
 
 
@@ -313,6 +316,18 @@ def _steps(session: Session) -> list[tuple[str, str]]:
         for st in sorted(j.steps, key=lambda st: st.position)[1:]:
             out.append((f"{j.slug}/{st.slug}", f"{j.name}: {st.name}"))
     return out
+
+
+def _incidents(
+    session: Session, start: datetime, end: datetime, service_slug: str | None
+) -> list[Any]:
+    """Incidents that started in the window (on the service, when the page is filtered)."""
+    from juncture.incidents import service as incident_service
+
+    found = incident_service.list_incidents(
+        session, since=start - timedelta(days=7), until=end, service=service_slug, limit=200
+    )
+    return sorted((i for i in found if start <= i.started_at < end), key=lambda i: i.started_at)
 
 
 def _deploys(
@@ -446,6 +461,8 @@ def kpi_page(
     )
     deploys = _deploys(session, start, end, filters.get("service"))
     markers = [(moment, f"{subject} ×{count}") for moment, subject, count in deploys]
+    incidents = _incidents(session, start, end, filters.get("service"))
+    incident_marks = [(i.started_at, f"{i.severity.upper()} {i.title}", i.id) for i in incidents]
     query = {
         "from": start.isoformat().replace("+00:00", "Z"),
         "to": end.isoformat().replace("+00:00", "Z"),
@@ -477,10 +494,11 @@ def kpi_page(
             "value": value,
             "comparison": comparison,
             "points": overall,
-            "chart": chart(overall, kpi, start, end, bucket, markers),
+            "chart": chart(overall, kpi, start, end, bucket, markers, incident_marks),
             "groups": groups,
             "spread": spread_by,
             "deploys": deploys,
+            "incidents": incidents,
             "csv_url": f"/api/v1/kpis/{kpi}.csv?{urlencode(query)}",
             "api_url": f"/api/v1/kpis/{kpi}?{urlencode(query)}",
             **JINJA_HELPERS,

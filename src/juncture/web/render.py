@@ -42,6 +42,9 @@ NAV: list[dict[str, Any]] = [
     {"href": "/kpis", "label": "KPIs", "scope": "read", "icon": "◫"},
     {"href": "/okrs", "label": "OKRs", "scope": "read", "icon": "◔"},
     {"href": "/alerts", "label": "Alerts", "scope": "read", "icon": "⚠"},
+    {"href": "/incidents", "label": "Incidents", "scope": "read", "icon": "✚"},
+    {"href": "/postmortems", "label": "Post-mortems", "scope": "read", "icon": "✎"},
+    {"href": "/status", "label": "Status page", "scope": "read", "icon": "◉"},
     {"href": "/vocabulary", "label": "Regions & channels", "scope": "read", "icon": "◇"},
 ]
 ADMIN_NAV: list[dict[str, Any]] = [

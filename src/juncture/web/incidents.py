@@ -1,0 +1,510 @@
+"""Incident pages: the list (with the declare form) and the incident room — status and
+lifecycle, roles, the customer-impact panel with charts, linked tickets, the timeline, the
+communications with their review step, the playbook checklist, and the decision chart.
+
+They call the same ``juncture.incidents`` functions as ``/api/v1/incidents``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from juncture.api.deps import PageReader, PageWriter, SessionDep
+from juncture.catalog import service as catalog_service
+from juncture.incidents import comms, linking, postmortems
+from juncture.incidents import service as incidents
+from juncture.incidents.enums import Audience, ComponentStatus, Role, Sev, Status
+from juncture.incidents.schemas import IncidentCreate
+from juncture.kit import clock
+from juncture.kit.errors import JunctureError
+from juncture.web.forms import parse
+from juncture.web.kpis import _line
+from juncture.web.render import render
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+FormList = Annotated[list[str], Form()]
+
+STATUS_FILTERS = ("open", "resolved", "reviewed", "all")
+ROLE_LABELS = {
+    Role.COMMANDER.value: "Incident commander",
+    Role.OPS_LEAD.value: "Ops lead",
+    Role.CX_LEAD.value: "CX lead",
+    Role.COMMS_LEAD.value: "Communications lead",
+    Role.SCRIBE.value: "Scribe",
+}
+#: The buttons of each status: the next steps a person would take.
+NEXT_STEPS: dict[str, tuple[Status, ...]] = {
+    Status.DECLARED.value: (Status.INVESTIGATING, Status.IDENTIFIED, Status.RESOLVED),
+    Status.INVESTIGATING.value: (Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED),
+    Status.IDENTIFIED.value: (Status.MONITORING, Status.RESOLVED),
+    Status.MONITORING.value: (Status.RESOLVED, Status.INVESTIGATING),
+    Status.RESOLVED.value: (Status.INVESTIGATING,),
+    Status.REVIEWED.value: (),
+}
+DONE = {
+    "declared": "Incident declared.",
+    "status": "Status changed.",
+    "role": "Role assigned.",
+    "severity": "Severity changed.",
+    "note": "Note added.",
+    "check": "Checklist updated.",
+    "update": "Communication saved.",
+    "tickets": "Linked tickets updated.",
+    "impact": "Impact recomputed.",
+}
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def duration(seconds: float | None) -> str:
+    """``1 h 05 min`` style durations for the page (``—`` when unknown)."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _money(value: Any) -> str:
+    try:
+        return f"{float(value):,.0f}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def _count(value: Any) -> str:
+    try:
+        return f"{round(float(value)):,}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def _short(value: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%d %b %H:%M UTC")
+    except ValueError:
+        return ""
+
+
+def impact_charts(series: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two small SVG charts from the impact series: conversions against the expected ones, and
+    tickets opened per interval (against an expected background when the series has one).
+    Each point is ``{"at": iso time, name: value, ...}``."""
+    charts: list[dict[str, Any]] = []
+    if not series:
+        return charts
+    pairs = (
+        ("Completed orders", "conversions", "expected_conversions"),
+        ("Tickets opened", "tickets", "expected_tickets"),
+    )
+    width, height, left, right, top, bottom = 360, 120, 8, 352, 8, 108
+    n = len(series)
+    for title, actual, expected in pairs:
+        values = [float(p.get(actual) or 0) for p in series]
+        base = [p.get(expected) for p in series]
+        top_value = max([*values, *(float(b) for b in base if b is not None), 1.0])
+
+        def x(i: int) -> float:
+            return left + (right - left) * (i / max(n - 1, 1))
+
+        def y(v: float, top_value: float = top_value) -> float:
+            return bottom - (bottom - top) * (v / top_value)
+
+        charts.append(
+            {
+                "title": title,
+                "width": width,
+                "height": height,
+                "line": _line([(x(i), y(v)) for i, v in enumerate(values)]),
+                "expected": _line(
+                    [(x(i), y(float(b))) for i, b in enumerate(base) if b is not None]
+                ),
+                "max": top_value,
+                "first": _short(series[0].get("at")),
+                "last": _short(series[-1].get("at")),
+                "label": f"{title} per interval, line: observed, dashed: expected",
+            }
+        )
+    return charts
+
+
+def _context(session: Session, incident_id: int) -> dict[str, Any]:
+    incident = incidents.get_incident_or_raise(session, incident_id=incident_id)
+    read = incidents.incident_read(session, incident)
+    impact = incident.impact or {}
+    return {
+        "i": incident,
+        "read": read,
+        "impact": impact,
+        "charts": impact_charts(impact.get("series") or []),
+        "timeline": incidents.timeline(session, incident_id=incident.id),
+        "roles": incidents.current_roles(session, incident_id=incident.id),
+        "role_history": incidents.role_history(session, incident_id=incident.id),
+        "role_labels": ROLE_LABELS,
+        "updates": comms.list_updates(session, incident_id=incident.id),
+        "templates": comms.list_templates(session),
+        "tickets": linking.linked_tickets(session, incident_id=incident.id),
+        "postmortem": postmortems.postmortem_for_incident(session, incident_id=incident.id),
+        "next_steps": NEXT_STEPS.get(incident.status, ()),
+        "severities": [s.value for s in Sev],
+        "audiences": [a.value for a in Audience],
+        "component_statuses": [c.value for c in ComponentStatus],
+        "duration": duration,
+        "money": _money,
+        "count": _count,
+    }
+
+
+def _room(
+    request: Request,
+    session: Session,
+    incident_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    ctx = _context(session, incident_id)
+    ctx["flash"] = DONE.get(request.query_params.get("done", ""))
+    ctx["action_error"] = error
+    return render(request, "incident.html", ctx, status_code=status_code)
+
+
+def _act(
+    request: Request,
+    session: Session,
+    incident_id: int,
+    done: str,
+    action: Callable[[], Any],
+) -> Response:
+    try:
+        with session.begin_nested():
+            action()
+    except JunctureError as exc:
+        return _room(request, session, incident_id, error=exc.detail, status_code=exc.status_code)
+    return _see_other(f"/incidents/{incident_id}?done={done}")
+
+
+# ---------------------------------------------------------------- list and declare
+
+
+def _list_context(session: Session, status: str, severity: str) -> dict[str, Any]:
+    rows = incidents.list_incidents(
+        session,
+        open_only=status == "open",
+        status=status if status in ("resolved", "reviewed") else None,
+        severity=severity or None,
+        limit=200,
+    )
+    return {
+        "incidents": rows,
+        "status": status,
+        "severity": severity,
+        "statuses": STATUS_FILTERS,
+        "severities": [s.value for s in Sev],
+        "services": catalog_service.list_services(session),
+        "regions": catalog_service.list_regions(session),
+        "counts": incidents.incident_counts_by_status(session),
+        "duration": duration,
+        "count": _count,
+        "money": _money,
+        "now": clock.now(),
+    }
+
+
+@router.get("/incidents")
+def incidents_page(
+    request: Request,
+    session: SessionDep,
+    actor: PageReader,
+    status: str = "open",
+    severity: str = "",
+) -> Response:
+    status = status if status in STATUS_FILTERS else "open"
+    severity = severity if severity in {s.value for s in Sev} else ""
+    return render(request, "incidents.html", _list_context(session, status, severity))
+
+
+@router.post("/incidents")
+def incidents_declare(
+    request: Request,
+    session: SessionDep,
+    actor: PageWriter,
+    title: FormStr,
+    severity: FormStr,
+    services: FormList,
+    summary: FormStr = "",
+    regions: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    data = {
+        "title": title,
+        "severity": severity,
+        "services": services,
+        "regions": regions or [],
+        "summary": summary,
+    }
+    try:
+        with session.begin_nested():
+            created = incidents.declare(session, data=parse(IncidentCreate, data))
+            incidents.impact.refresh_impact(session, incident_id=created.id)
+    except JunctureError as exc:
+        ctx = _list_context(session, "open", "") | {"form_error": exc.detail, "form": data}
+        return render(request, "incidents.html", ctx, status_code=exc.status_code)
+    return _see_other(f"/incidents/{created.id}?done=declared")
+
+
+@router.post("/alerts/{alert_id}/declare")
+def alert_declare(
+    request: Request, alert_id: int, session: SessionDep, actor: PageWriter
+) -> Response:
+    try:
+        with session.begin_nested():
+            created = incidents.declare_from_alert(session, alert_id=alert_id)
+            incidents.impact.refresh_impact(session, incident_id=created.id)
+    except JunctureError as exc:
+        from juncture.web.alerts import _detail
+
+        return _detail(request, session, alert_id, error=exc.detail, status_code=exc.status_code)
+    return _see_other(f"/incidents/{created.id}?done=declared")
+
+
+# ---------------------------------------------------------------- the incident room
+
+
+@router.get("/incidents/{incident_id}")
+def incident_page(
+    request: Request, incident_id: int, session: SessionDep, actor: PageReader
+) -> Response:
+    return _room(request, session, incident_id)
+
+
+@router.post("/incidents/{incident_id}/status")
+def incident_status(
+    request: Request,
+    incident_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    to: FormStr,
+    note: FormStr = "",
+) -> Response:
+    def action() -> None:
+        try:
+            target = Status(to)
+        except ValueError as exc:
+            from juncture.kit.errors import Invalid
+
+            raise Invalid(f"unknown status {to!r}", code="invalid_status") from exc
+        incidents.transition(session, incident_id=incident_id, to=target, note=note)
+
+    return _act(request, session, incident_id, "status", action)
+
+
+@router.post("/incidents/{incident_id}/roles")
+def incident_role(
+    request: Request,
+    incident_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    role: FormStr,
+    person: FormStr,
+) -> Response:
+    def action() -> None:
+        from juncture.kit.errors import Invalid
+
+        if role not in ROLE_LABELS:
+            raise Invalid(f"unknown role {role!r}", code="invalid_role")
+        if not person.strip():
+            raise Invalid("name the person who takes the role", code="validation_error")
+        incidents.assign_role(
+            session, incident_id=incident_id, role=Role(role), person=person.strip()
+        )
+
+    return _act(request, session, incident_id, "role", action)
+
+
+@router.post("/incidents/{incident_id}/severity")
+def incident_severity(
+    request: Request,
+    incident_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    severity: FormStr,
+    reason: FormStr = "",
+) -> Response:
+    def action() -> None:
+        from juncture.kit.errors import Invalid
+
+        if severity not in {s.value for s in Sev}:
+            raise Invalid(f"unknown severity {severity!r}", code="invalid_severity")
+        incidents.set_severity(
+            session, incident_id=incident_id, severity=Sev(severity), reason=reason
+        )
+
+    return _act(request, session, incident_id, "severity", action)
+
+
+@router.post("/incidents/{incident_id}/notes")
+def incident_note(
+    request: Request, incident_id: int, session: SessionDep, actor: PageWriter, text: FormStr
+) -> Response:
+    def action() -> None:
+        from juncture.kit.errors import Invalid
+
+        if not text.strip():
+            raise Invalid("a note needs some text", code="validation_error")
+        incidents.add_note(session, incident_id=incident_id, text=text.strip())
+
+    return _act(request, session, incident_id, "note", action)
+
+
+@router.post("/incidents/{incident_id}/checklist/{item_id}")
+def incident_check(
+    request: Request,
+    incident_id: int,
+    item_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    done: FormStr = "1",
+) -> Response:
+    return _act(
+        request,
+        session,
+        incident_id,
+        "check",
+        lambda: incidents.check_item(
+            session, incident_id=incident_id, item_id=item_id, done=done == "1"
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/impact")
+def incident_impact_refresh(
+    request: Request, incident_id: int, session: SessionDep, actor: PageWriter
+) -> Response:
+    from juncture.incidents import impact
+
+    return _act(
+        request,
+        session,
+        incident_id,
+        "impact",
+        lambda: impact.refresh_impact(session, incident_id=incident_id),
+    )
+
+
+@router.post("/incidents/{incident_id}/tickets")
+def incident_link_ticket(
+    request: Request, incident_id: int, session: SessionDep, actor: PageWriter, ref: FormStr
+) -> Response:
+    return _act(
+        request,
+        session,
+        incident_id,
+        "tickets",
+        lambda: linking.link_ticket(session, incident_id=incident_id, ticket_ref=ref.strip()),
+    )
+
+
+@router.post("/incidents/{incident_id}/tickets/unlink")
+def incident_unlink_ticket(
+    request: Request, incident_id: int, session: SessionDep, actor: PageWriter, ref: FormStr
+) -> Response:
+    return _act(
+        request,
+        session,
+        incident_id,
+        "tickets",
+        lambda: linking.unlink_ticket(session, incident_id=incident_id, ticket_ref=ref),
+    )
+
+
+# ---------------------------------------------------------------- communications
+
+
+@router.post("/incidents/{incident_id}/updates")
+def incident_draft_update(
+    request: Request,
+    incident_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    audience: FormStr,
+    component_status: FormStr = "degraded",
+    subject: FormStr = "",
+    body: FormStr = "",
+) -> Response:
+    def action() -> None:
+        from juncture.kit.errors import Invalid
+
+        if audience not in {a.value for a in Audience}:
+            raise Invalid(f"unknown audience {audience!r}", code="invalid_audience")
+        comms.draft_update(
+            session,
+            incident_id=incident_id,
+            audience=Audience(audience),
+            subject=subject.strip() or None,
+            body=body.strip() or None,
+            component_status=component_status,
+        )
+
+    return _act(request, session, incident_id, "update", action)
+
+
+def _update_action(session: Session, update_id: int, step: str, comment: str) -> None:
+    from juncture.kit.errors import Invalid
+
+    if step == "submit":
+        comms.submit_update(session, update_id=update_id)
+    elif step == "approve":
+        comms.review_update(session, update_id=update_id, approve=True, comment=comment)
+    elif step == "reject":
+        comms.review_update(session, update_id=update_id, approve=False, comment=comment)
+    elif step == "publish":
+        comms.publish_update(session, update_id=update_id)
+    else:
+        raise Invalid(f"unknown step {step!r}", code="invalid_step")
+
+
+@router.post("/incidents/{incident_id}/updates/{update_id}/{step}")
+def incident_update_step(
+    request: Request,
+    incident_id: int,
+    update_id: int,
+    step: str,
+    session: SessionDep,
+    actor: PageWriter,
+    comment: FormStr = "",
+) -> Response:
+    return _act(
+        request,
+        session,
+        incident_id,
+        "update",
+        lambda: _update_action(session, update_id, step, comment),
+    )
+
+
+@router.post("/incidents/{incident_id}/postmortem")
+def incident_postmortem(
+    request: Request, incident_id: int, session: SessionDep, actor: PageWriter
+) -> Response:
+    existing = postmortems.postmortem_for_incident(session, incident_id=incident_id)
+    if existing is not None:
+        return _see_other(f"/postmortems/{existing.id}")
+    try:
+        with session.begin_nested():
+            created = postmortems.create_postmortem(session, incident_id=incident_id)
+    except JunctureError as exc:
+        return _room(request, session, incident_id, error=exc.detail, status_code=exc.status_code)
+    return _see_other(f"/postmortems/{created.id}")
