@@ -580,6 +580,17 @@ def _http_body(channel: SlackChannel | TeamsChannel | WebhookChannel, msg: Messa
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def post(
+    client: httpx.Client,
+    channel: SlackChannel | TeamsChannel | WebhookChannel,
+    body: bytes,
+    now: datetime,
+) -> _Outcome:
+    """POST one prepared body to a channel (signed for webhooks), one attempt; the outcome says
+    whether it was delivered and whether a retry could help."""
+    return _post(client, channel, body, now)
+
+
 def _post(
     client: httpx.Client,
     channel: SlackChannel | TeamsChannel | WebhookChannel,

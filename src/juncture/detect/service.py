@@ -1049,6 +1049,23 @@ def create_channel(session: Session, *, data: ChannelCreate) -> NotificationChan
     return channel
 
 
+def email_relay(session: Session) -> channels_mod.EmailChannel | None:
+    """The SMTP relay other rooms send through: the first enabled e-mail channel that parses."""
+    rows = session.scalars(
+        select(NotificationChannel)
+        .where(NotificationChannel.kind == "email", NotificationChannel.enabled.is_(True))
+        .order_by(NotificationChannel.id)
+    ).all()
+    for row in rows:
+        try:
+            parsed = _parse_channel(row.config)
+        except Invalid:
+            continue
+        if isinstance(parsed, channels_mod.EmailChannel):
+            return parsed
+    return None
+
+
 def _chain_specs(session: Session) -> list[tuple[NotificationChain, oncall.NotificationChain]]:
     return [
         (row, oncall.NotificationChain.model_validate(row.spec))

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from juncture.catalog import service as catalog_service
 from juncture.config import Settings
 from juncture.detect import channels
-from juncture.detect.models import NotificationChannel
+from juncture.detect import service as detect_service
 from juncture.incidents.common import aware
 from juncture.incidents.enums import OPEN_STATUSES, Audience, ComponentStatus, UpdateState
 from juncture.incidents.models import (
@@ -445,19 +445,7 @@ def unsubscribe(session: Session, *, token: str) -> None:
 
 def _relay(session: Session) -> channels.EmailChannel | None:
     """The SMTP relay: the first enabled e-mail notification channel."""
-    rows = session.scalars(
-        select(NotificationChannel)
-        .where(NotificationChannel.kind == "email", NotificationChannel.enabled.is_(True))
-        .order_by(NotificationChannel.id)
-    ).all()
-    for row in rows:
-        try:
-            parsed = channels.parse_channel(row.config)
-        except ValueError:
-            continue
-        if isinstance(parsed, channels.EmailChannel):
-            return parsed
-    return None
+    return detect_service.email_relay(session)
 
 
 def webhook_payload(
@@ -513,7 +501,7 @@ def _send(
         body = json.dumps(
             webhook_payload(update, incident, links=links), separators=(",", ":")
         ).encode()
-        outcome = channels._post(client, hook, body, now)
+        outcome = channels.post(client, hook, body, now)
         return outcome.ok, outcome.error or ""
     if mail is None:
         return False, "no SMTP relay: configure an enabled e-mail notification channel"
