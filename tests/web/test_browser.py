@@ -6,6 +6,7 @@ with a reason when chromium is absent, unless JUNCTURE_TEST_BROWSER_REQUIRED=1 (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -34,22 +36,16 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path) -> object:
-    if CHROMIUM is None:
-        if os.environ.get("JUNCTURE_TEST_BROWSER_REQUIRED") == "1":
-            pytest.fail("JUNCTURE_TEST_BROWSER_REQUIRED=1 but chromium is not installed")
-        pytest.skip(
-            "browser test skipped: Debian chromium is not installed (apt-get install chromium)"
-        )
+@contextlib.contextmanager
+def served(tmp_path: Path, database_url: str, *args: str) -> Iterator[str]:
+    """Run ``juncture <args>`` on a free port over ``database_url`` until the block ends;
+    yields the base URL once ``/readyz`` answers (the output goes to ``server.log``)."""
     port = free_port()
-    env = os.environ | {
-        "JUNCTURE_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
-        "JUNCTURE_PORT": str(port),
-    }
-    log = (tmp_path / "server.log").open("w")
+    env = os.environ | {"JUNCTURE_DATABASE_URL": database_url, "JUNCTURE_PORT": str(port)}
+    log_path = tmp_path / "server.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "juncture", "demo"],
+        [sys.executable, "-m", "juncture", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -59,20 +55,13 @@ def demo_server(tmp_path: Path) -> object:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                pytest.fail(f"demo exited: {(tmp_path / 'server.log').read_text()}")
+                pytest.fail(f"juncture {' '.join(args)} exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        output = (tmp_path / "server.log").read_text()
-        match = re.search(r"log in as (\S+) with password (\S+)", output)
-        assert match, output
-        yield {
-            "url": f"http://127.0.0.1:{port}",
-            "email": match.group(1),
-            "password": match.group(2),
-        }
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -81,6 +70,26 @@ def demo_server(tmp_path: Path) -> object:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def need_chromium() -> None:
+    """Skip without Debian's chromium, unless CI requires the browser tests."""
+    if CHROMIUM is None:
+        if os.environ.get("JUNCTURE_TEST_BROWSER_REQUIRED") == "1":
+            pytest.fail("JUNCTURE_TEST_BROWSER_REQUIRED=1 but chromium is not installed")
+        pytest.skip(
+            "browser test skipped: Debian chromium is not installed (apt-get install chromium)"
+        )
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    need_chromium()
+    with served(tmp_path, f"sqlite:///{tmp_path}/demo.db", "demo") as url:
+        output = (tmp_path / "server.log").read_text()
+        match = re.search(r"log in as (\S+) with password (\S+)", output)
+        assert match, output
+        yield {"url": url, "email": match.group(1), "password": match.group(2)}
 
 
 def test_log_in_and_see_the_overview(demo_server: dict[str, str], artifacts: Path) -> None:
@@ -121,14 +130,9 @@ def test_log_in_and_see_the_overview(demo_server: dict[str, str], artifacts: Pat
 
 
 @pytest.fixture
-def simulated_server(tmp_path: Path) -> object:
+def simulated_server(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A server over a small simulated company (8 days, in-process load) and its admin login."""
-    if CHROMIUM is None:
-        if os.environ.get("JUNCTURE_TEST_BROWSER_REQUIRED") == "1":
-            pytest.fail("JUNCTURE_TEST_BROWSER_REQUIRED=1 but chromium is not installed")
-        pytest.skip(
-            "browser test skipped: Debian chromium is not installed (apt-get install chromium)"
-        )
+    need_chromium()
     from datetime import UTC, datetime, timedelta
 
     from juncture.cli.demo import prepare_demo
@@ -151,35 +155,8 @@ def simulated_server(tmp_path: Path) -> object:
         small(traffic={"sessions_per_day": 1000}), days=8, seed=3, start=today - timedelta(days=8)
     )
     load_into_database(world, settings)
-    port = free_port()
-    env = os.environ | {"JUNCTURE_DATABASE_URL": url, "JUNCTURE_PORT": str(port)}
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "juncture", "serve", "--no-jobs"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited: {(tmp_path / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield {"url": f"http://127.0.0.1:{port}", "email": email, "password": password}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with served(tmp_path, url, "serve", "--no-jobs") as base:
+        yield {"url": base, "email": email, "password": password}
 
 
 def _api_number(data: dict[str, object], kpi: str, scope: str, delta: bool) -> object:

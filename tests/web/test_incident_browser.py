@@ -5,20 +5,13 @@ resolve, and write and publish the post-mortem."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 
-from tests.jobs.test_replicas import free_port
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium, served
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,10 +23,7 @@ CX_PASSWORD = "a-long-cx-password"
 def alerted_server(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A small simulated company with a checkout incident two days ago, its alert rules replayed
     over the last two days (no simulated incident responders: the people here are the test)."""
-    if CHROMIUM is None:
-        if os.environ.get("JUNCTURE_TEST_BROWSER_REQUIRED") == "1":
-            pytest.fail("JUNCTURE_TEST_BROWSER_REQUIRED=1 but chromium is not installed")
-        pytest.skip("browser test skipped: Debian chromium is not installed")
+    need_chromium()
     from juncture.access import service as access_service
     from juncture.access.enums import Role
     from juncture.access.schemas import UserCreate
@@ -64,35 +54,8 @@ def alerted_server(tmp_path: Path) -> Iterator[dict[str, str]]:
             )
     finally:
         db.dispose()
-    port = free_port()
-    env = os.environ | {"JUNCTURE_DATABASE_URL": url, "JUNCTURE_PORT": str(port)}
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "juncture", "serve", "--no-jobs"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited: {(tmp_path / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield {"url": f"http://127.0.0.1:{port}", "email": email, "password": password}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with served(tmp_path, url, "serve", "--no-jobs") as base:
+        yield {"url": base, "email": email, "password": password}
 
 
 def _log_in(page: object, base: str, email: str, password: str) -> None:

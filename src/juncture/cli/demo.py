@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,8 +90,19 @@ class DemoLoader:
             self.status.update(state="replaying alerts")
             from juncture.simulate.incident_people import truth_causes
 
+            # the last five days, and the day around each earlier customer-impacting fault
+            windows = [
+                (t.start - timedelta(hours=12), t.end + timedelta(hours=12))
+                for t in world.truth.incidents
+                if t.impact.customer_impacting
+                and t.start - timedelta(hours=12) >= today - timedelta(days=self.days - 7)
+            ]
             seed_alerting(
-                self.settings, today, days=min(5, self.days), cause_for=truth_causes(world.truth)
+                self.settings,
+                today,
+                days=min(5, self.days),
+                cause_for=truth_causes(world.truth),
+                windows=windows,
             )
             self.status.update(
                 state="done",
@@ -225,6 +236,17 @@ DEMO_RULES: list[dict[str, Any]] = [
 ]
 
 
+def _merge(windows: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sort windows and join the overlapping ones."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def seed_alerting(
     settings: Settings,
     today: datetime,
@@ -232,11 +254,13 @@ def seed_alerting(
     days: int = 5,
     people: bool = True,
     cause_for: Callable[[Any], str] | None = None,
+    windows: Sequence[tuple[datetime, datetime]] = (),
 ) -> dict[str, Any]:
-    """The demo company's alert rules, replayed over the last ``days`` of its history with the
-    simulated on-call staff acknowledging (and sometimes escalating) what fires and, with
-    ``people``, the incident responders declaring incidents from customer-facing alerts and
-    running them to their post-mortems (``cause_for`` names a fault's cause for those)."""
+    """The demo company's alert rules, replayed over the last ``days`` of its history (and
+    over the earlier ``windows``, oldest first) with the simulated on-call staff acknowledging
+    (and sometimes escalating) what fires and, with ``people``, the incident responders
+    declaring incidents from customer-facing alerts and running them to their post-mortems
+    (``cause_for`` names a fault's cause for those)."""
     from juncture.detect import service as detect_service
     from juncture.detect.evaluate import catch_up
     from juncture.detect.schemas import AlertRuleCreate
@@ -271,22 +295,27 @@ def seed_alerting(
                         params=rule["params"],
                     ),
                 )
-        start = today - timedelta(days=days)
-        day = start
-        while day < today:  # one transaction per simulated day
-            with unit_of_work(db) as session:
-                result = catch_up(
-                    session,
-                    start=day,
-                    end=min(day + timedelta(days=1), today),
-                    step=timedelta(minutes=10),
-                    settings=settings,
-                    after_tick=tick,
-                )
-            for key in ("opened", "reopened", "resolved"):
-                totals[key] = totals.get(key, 0) + result[key]
-            totals.setdefault("errors", []).extend(result["errors"][:3])
-            day += timedelta(days=1)
+        recent = (today - timedelta(days=days), today)
+        for start, end in _merge([*windows, recent]):
+            day = start
+            while day < end:  # one transaction per simulated day
+                with unit_of_work(db) as session:
+                    result = catch_up(
+                        session,
+                        start=day,
+                        end=min(day + timedelta(days=1), end),
+                        step=timedelta(minutes=10),
+                        settings=settings,
+                        after_tick=tick,
+                    )
+                for key in ("opened", "reopened", "resolved"):
+                    totals[key] = totals.get(key, 0) + result[key]
+                totals.setdefault("errors", []).extend(result["errors"][:3])
+                day += timedelta(days=1)
+        if people:  # post-mortems of incidents whose following days were not replayed
+            for _ in range(3):  # draft, then review, then publication
+                with unit_of_work(db) as session:
+                    incident_people.write_postmortems(session, now=today, cause_for=cause_for)
     except Exception:  # the demo keeps going without alert history; the log says why
         logger.exception("demo alert history could not be created")
     finally:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from juncture.detect import service as detect_service
 from juncture.incidents import service as incident_service
 from juncture.incidents.enums import Audience, Role, Status
+from juncture.incidents.schemas import IncidentPatch
 from juncture.kit.errors import Conflict, Invalid
 from juncture.store.uow import current_actor
 
@@ -263,6 +264,12 @@ def _advance_one(session: Session, incident: Any, alert: Any, p: Plan, now: date
                     to=Status.MONITORING,
                     note="Customer metrics back within their baseline; watching.",
                     now=at,
+                )
+                # customers stopped feeling it when the alert cleared, not at resolution
+                incident_service.update_incident(
+                    session,
+                    incident_id=incident.id,
+                    data=IncidentPatch(impact_ended_at=min(cleared, at)),
                 )
             _publish(
                 session,
