@@ -17,19 +17,21 @@ from tests.factories import make_service, make_team
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 
 
-def _alert(db: Database, *, customer_facing: bool, key: str) -> int:
+def _alert(
+    db: Database, *, customer_facing: bool, key: str, service: str = "checkout", at: datetime = T0
+) -> int:
     with unit_of_work(db) as session:
         alert = detect_service.raise_alert(
             session,
             dedup_key=key,
             title=f"{key}: customers feel it",
             severity="critical",
-            services=["checkout"],
+            services=[service],
             customer_facing=customer_facing,
-            evidence={"regions": ["eu"], "ops_onset": (T0 - timedelta(minutes=4)).isoformat()},
-            at=T0,
+            evidence={"regions": ["eu"], "ops_onset": (at - timedelta(minutes=4)).isoformat()},
+            at=at,
         )
-        detect_service.acknowledge(session, alert_id=alert.id, at=T0 + timedelta(minutes=3))
+        detect_service.acknowledge(session, alert_id=alert.id, at=at + timedelta(minutes=3))
         return alert.id
 
 
@@ -43,8 +45,12 @@ def test_responders_run_an_incident_to_its_published_postmortem(db: Database) ->
     make_service(db, owner_team_id=team, slug="checkout", name="Checkout")
     with unit_of_work(db) as session:
         ensure_defaults(session)
+    make_service(db, owner_team_id=team, slug="search", name="Search")
     alert_id = _alert(db, customer_facing=True, key="checkout")
-    _alert(db, customer_facing=False, key="internal")  # not customer-facing: no incident
+    # not customer-facing, on a service that takes no money: no incident
+    _alert(db, customer_facing=False, key="search", service="search")
+    # urgent on checkout while its incident is open: attached to it, no second incident
+    later = _alert(db, customer_facing=False, key="errors", at=T0 + timedelta(minutes=30))
 
     assert _tick(db, T0 + timedelta(minutes=3)) == 0  # acknowledged, not yet declared
     step = T0
@@ -54,6 +60,7 @@ def test_responders_run_an_incident_to_its_published_postmortem(db: Database) ->
     with unit_of_work(db) as session:
         (incident,) = incident_service.list_incidents(session)
         assert incident.source_alert_id == alert_id
+        assert incident_service.incident_for_alert(session, alert_id=later) == incident
         assert incident.declared_by.startswith("sim:")
         assert incident.started_at == T0 - timedelta(minutes=4)  # the onset in the evidence
         assert incident.status in ("investigating", "identified")

@@ -90,9 +90,9 @@ class DemoLoader:
             self.status.update(state="replaying alerts")
             from juncture.simulate.incident_people import truth_causes
 
-            # the last five days, and the day around each earlier customer-impacting fault
+            # the last five days, and the hours around each earlier customer-impacting fault
             windows = [
-                (t.start - timedelta(hours=12), t.end + timedelta(hours=12))
+                (t.start - timedelta(hours=3), t.end + timedelta(hours=6))
                 for t in world.truth.incidents
                 if t.impact.customer_impacting
                 and t.start - timedelta(hours=12) >= today - timedelta(days=self.days - 7)

@@ -37,6 +37,9 @@ CX = ("rosa", "noor", "ines", "tom")
 COMMS = ("maya", "ola")
 SCRIBES = ("ben", "eva")
 
+#: How often the replay measures an open incident's impact (the live job: every minute).
+REMEASURE = timedelta(minutes=30)
+
 #: Root-cause category of each simulated fault cause (codes of the default taxonomy).
 CAUSE_CATEGORY = {
     "deploy": "change.deploy",
@@ -140,12 +143,23 @@ def _commander(session: Session, incident_id: int) -> str:
     return holder.person.removeprefix("sim:") if holder is not None else SRE[0]
 
 
+#: Services whose urgent alerts get an incident even before customers are seen to feel it.
+KEY_SERVICES = frozenset({"checkout", "payments"})
+
+
+def worth_an_incident(alert: Any) -> bool:
+    """Customer-facing alerts, and critical or high ones on the services that take money."""
+    urgent = alert.severity in ("critical", "high") and bool(KEY_SERVICES & set(alert.services))
+    return bool(alert.customer_facing or urgent)
+
+
 def declare_new(session: Session, *, now: datetime) -> int:
-    """Declare an incident for each customer-facing alert acknowledged a few minutes ago."""
+    """Declare an incident for each alert worth one, a few minutes after its acknowledgement;
+    an alert on a service an open incident already covers is attached to that incident."""
     alerts, _ = detect_service.list_alerts(session, limit=500)
     declared = 0
     for alert in alerts:
-        if not alert.customer_facing or alert.acknowledged_at is None:
+        if not worth_an_incident(alert) or alert.acknowledged_at is None:
             continue
         if incident_service.incident_for_alert(session, alert_id=alert.id) is not None:
             continue
@@ -154,6 +168,17 @@ def declare_new(session: Session, *, now: datetime) -> int:
         if at > now:
             continue
         commander = (alert.acknowledged_by or "sim:alex").removeprefix("sim:")
+        covering = [
+            i
+            for i in incident_service.list_incidents(session, open_only=True, limit=200)
+            if set(i.services) & set(alert.services)
+        ]
+        if covering:
+            with acting_as(session, commander):
+                incident_service.attach_alert(
+                    session, incident_id=covering[0].id, alert_id=alert.id, now=at
+                )
+            continue
         with acting_as(session, commander):
             try:
                 incident = incident_service.declare_from_alert(session, alert_id=alert.id, now=at)
@@ -417,6 +442,8 @@ def act(session: Session, *, now: datetime, cause_for: CauseFor | None = None) -
     n += advance(session, now=now)
     for incident in incident_service.list_incidents(session, open_only=True, limit=200):
         incident_service.capture(session, incident_id=incident.id, now=now)
-        impact.refresh_impact(session, incident_id=incident.id, now=now)
+        measured = incident.impact_computed_at
+        if measured is None or now - measured >= REMEASURE:
+            impact.refresh_impact(session, incident_id=incident.id, now=now)
     n += write_postmortems(session, now=now, cause_for=cause_for)
     return n
