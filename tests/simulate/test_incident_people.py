@@ -91,6 +91,8 @@ def test_responders_run_an_incident_to_its_published_postmortem(db: Database) ->
             if u.audience == "customers" and u.state == "published"
         }
         assert {"investigating", "monitoring", "resolved"} <= phases
+        items = incident_service.checklist(session, incident_id=iid)
+        assert items and all(item.done_at is not None for item in items)  # the playbook, done
         resolved_at = incident.resolved_at
 
     # a day later the draft, a day after that in review, then published: incident reviewed

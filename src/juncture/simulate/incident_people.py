@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from juncture.detect import service as detect_service
 from juncture.incidents import service as incident_service
-from juncture.incidents.enums import Audience, Role, Status
+from juncture.incidents.enums import Audience, Role, Sev, Status
 from juncture.incidents.schemas import IncidentPatch
 from juncture.kit.errors import Conflict, Invalid
 from juncture.store.uow import current_actor
@@ -228,6 +228,17 @@ def advance(session: Session, *, now: datetime) -> int:
     return moved
 
 
+def _tick_checklist(session: Session, incident_id: int, at: datetime, *, first: int | None) -> None:
+    """Tick the first ``first`` open playbook steps (all of them with None)."""
+    open_items = [
+        item
+        for item in incident_service.checklist(session, incident_id=incident_id)
+        if item.done_at is None and not item.skipped
+    ]
+    for item in open_items if first is None else open_items[:first]:
+        incident_service.check_item(session, incident_id=incident_id, item_id=item.id, now=at)
+
+
 def _advance_one(session: Session, incident: Any, alert: Any, p: Plan, now: datetime) -> int:
     steps = 0
     declared = incident.declared_at
@@ -257,6 +268,18 @@ def _advance_one(session: Session, incident: Any, alert: Any, p: Plan, now: date
             component_status="major_outage" if incident.severity in ("sev1",) else "degraded",
         )
         steps += 1
+    if incident.impact_outgrown and incident.suggested_severity and incident.impact_computed_at:
+        at = incident.impact_computed_at + timedelta(minutes=2)
+        if at <= now:
+            with acting_as(session, commander):
+                incident_service.set_severity(
+                    session,
+                    incident_id=incident.id,
+                    severity=Sev(incident.suggested_severity),
+                    reason="Measured customer impact meets the tier's criteria.",
+                    now=at,
+                )
+            steps += 1
     status = Status(incident.status)
     at = declared + p.identify_after
     if status == Status.INVESTIGATING and at <= now:
@@ -276,6 +299,7 @@ def _advance_one(session: Session, incident: Any, alert: Any, p: Plan, now: date
                     person=f"sim:{p.ops_lead}",
                     now=at + timedelta(minutes=1),
                 )
+            _tick_checklist(session, incident.id, at, first=3)
         status = Status.IDENTIFIED
         steps += 1
     cleared = alert.resolved_at or alert.clear_since
@@ -310,6 +334,7 @@ def _advance_one(session: Session, incident: Any, alert: Any, p: Plan, now: date
         at = incident.monitoring_at + p.resolve_after
         if at <= now:
             with acting_as(session, _commander(session, incident.id)):
+                _tick_checklist(session, incident.id, at - timedelta(minutes=5), first=None)
                 incident_service.transition(
                     session, incident_id=incident.id, to=Status.RESOLVED, note="Resolved.", now=at
                 )
