@@ -106,6 +106,17 @@ def test_incident_kpis(incidents: Database) -> None:
         )
         totals = {k: sum(p.value or 0 for p in v) for k, v in series.items()}
         assert totals == {"sev1": 1, "sev2": 2}
+        # a day without incidents counts 0 (not "no data")
+        (daily,) = service.kpi_series(
+            session, kpi="incidents", start=START, end=END, bucket="day"
+        ).values()
+        by_day = {p.bucket: p.value for p in daily}
+        assert len(by_day) == 8  # 7 days from 08:00 touch 8 calendar days
+        assert sorted(by_day.values()) == [0.0] * 5 + [1.0, 1.0, 1.0]
+        quiet = service.kpi_value(
+            session, kpi="incidents", start=END + timedelta(days=30), end=END + timedelta(days=31)
+        )
+        assert quiet.value == 0
         with pytest.raises(Invalid):
             service.kpi_value(
                 session, kpi="incidents", start=START, end=END, filters={"channel": "web"}

@@ -46,6 +46,9 @@ def bucket_of(ts_ms: int, bucket: Bucket | None) -> int | None:
     return ts_ms - (ts_ms - _MONDAY_OFFSET_MS) % WEEK_MS
 
 
+_STEP_MS = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS}
+
+
 def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -649,6 +652,14 @@ def incident_cells(session: Session, q: Query, *, measure: str) -> list[Cell]:
         return [f.root_cause or "unknown"]
 
     cells: list[Cell] = []
+    if measure == "count" and q.group_by is None:  # a period without incidents counts 0
+        if q.bucket is None:
+            cells.append(("all", None, Mom(0.0, 0.0, 0.0)))
+        else:
+            moment = bucket_of(q.start_ms, q.bucket)
+            while moment is not None and moment < q.end_ms:
+                cells.append(("all", moment, Mom(0.0, 0.0, 0.0)))
+                moment = bucket_of(moment + _STEP_MS[q.bucket], q.bucket)
     for f in facts:
         if any(value not in labels_of(f, dim) for dim, value in q.filters.items()):
             continue
