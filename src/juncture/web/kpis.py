@@ -296,9 +296,23 @@ def kpis_page(
 # ---------------------------------------------------------------- detail
 
 
-def _options(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """Values each slice can take, from the catalog (segments are free text)."""
+INCIDENT_KPIS = frozenset({"incidents", "incident_mtta", "incident_mttr", "customer_minutes_lost"})
+
+
+def _options(session: Session, kpi: str = "") -> dict[str, list[tuple[str, str]]]:
+    """Values each slice can take, from the catalog (segments are free text); incident KPIs
+    slice by incident tier and root-cause category, alert KPIs by alert severity."""
+    from juncture.incidents import service as incident_service
+
     regions = [(r.slug, r.name) for r in catalog_service.list_regions(session)]
+    if kpi in INCIDENT_KPIS:
+        severities = [(v, v.upper()) for v in ("sev1", "sev2", "sev3", "sev4")]
+    else:
+        severities = [(v, v) for v in ("critical", "high", "warning", "info")]
+    causes = [
+        (c.code, f"{c.code} — {c.name}")
+        for c in incident_service.list_root_causes(session, active_only=True)
+    ]
     return {
         "service": [(s.slug, s.name) for s in catalog_service.list_services(session)],
         "journey": [(j.slug, j.name) for j in catalog_service.list_journeys(session)],
@@ -306,7 +320,8 @@ def _options(session: Session) -> dict[str, list[tuple[str, str]]]:
         "location": regions,
         "channel": [(c.slug, c.name) for c in catalog_service.list_channels(session)],
         "team": [(t.slug, t.name) for t in access_service.list_teams(session)],
-        "severity": [(v, v) for v in ("critical", "high", "warning", "info")],
+        "severity": severities,
+        "root_cause": [*causes, ("unknown", "unknown (not classified)")],
     }
 
 
@@ -489,7 +504,7 @@ def kpi_page(
             "group_by": group_by,
             "by": by,
             "consistency_slices": [s for s in definition.slices if s in SLICES],
-            "options": _options(session),
+            "options": _options(session, kpi),
             "steps": _steps(session) if kpi == "dropoff" else [],
             "value": value,
             "comparison": comparison,
