@@ -100,7 +100,7 @@ def test_linked_tickets_can_be_edited(client: TestClient, db: Database, settings
 
 
 def test_refresh_job_measures_open_and_just_resolved_incidents(
-    db: Database, settings: Settings, monkeypatch: Any
+    db: Database, settings: Settings
 ) -> None:
     from juncture.incidents.jobs import refresh_open
 
