@@ -62,6 +62,10 @@ def test_declare_and_run_an_incident_through_the_pages(client: TestClient, db: D
     assert made.status_code == 200
     iid = _incident_id(str(made.url))
     assert "Incident declared." in made.text
+    assert (
+        'data-testid="macro"' in made.text
+        and f"incident-{_incident_id(str(made.url))}" in made.text
+    )
     assert 'data-testid="incident-status">declared' in made.text
 
     # status forward, a role and its hand-over, severity, a note, a playbook step

@@ -158,6 +158,7 @@ def _context(session: Session, incident_id: int) -> dict[str, Any]:
         "templates": comms.list_templates(session),
         "tickets": linking.linked_tickets(session, incident_id=incident.id),
         "postmortem": postmortems.postmortem_for_incident(session, incident_id=incident.id),
+        "macro": comms.frontline_macro(session, incident_id=incident.id),
         "next_steps": NEXT_STEPS.get(incident.status, ()),
         "severities": [s.value for s in Sev],
         "audiences": [a.value for a in Audience],
