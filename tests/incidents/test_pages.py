@@ -71,9 +71,18 @@ def test_subscribe_form_needs_its_cookie_and_unsubscribe_link_works(
     r = client.post(
         "/status/subscribe", data={"kind": "email", "target": "ann@example.com", "csrf_token": csrf}
     )
-    assert r.status_code == 200 and "Subscribed: ann@example.com" in r.text
+    assert r.status_code == 200 and "confirm" in r.text and "ann@example.com" in r.text
     with unit_of_work(db) as session:
-        token = session.scalars(select(StatusSubscription.token)).one()
+        sub = session.scalars(select(StatusSubscription)).one()
+        token, unconfirmed = sub.token, sub.confirmed_at is None
+    assert unconfirmed  # double opt-in: nothing is sent before the owner confirms
+    page = client.get(f"/status/confirm/{token}")
+    forged = client.post(f"/status/confirm/{token}", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    r = client.post(f"/status/confirm/{token}", data={"csrf_token": _form_csrf(page.text)})
+    assert r.status_code == 200 and "Confirmed" in r.text
+    with unit_of_work(db) as session:
+        assert session.scalars(select(StatusSubscription)).one().confirmed_at is not None
     confirm = client.get(f"/status/unsubscribe/{token}")
     assert confirm.status_code == 200
     r = client.post(f"/status/unsubscribe/{token}", data={"csrf_token": _form_csrf(confirm.text)})

@@ -246,7 +246,7 @@ def test_subscribers_get_an_email_and_a_signed_webhook(
     update_id = _update(db, incident_id, subject="Checkout is slow", body="We are on it.")
     with unit_of_work(db) as session:
         summary = status.deliver_pending(session, settings=_local(settings), now=NOW, mail=relay)
-    assert summary == {"sent": 2, "failed": 0, "retry": 0}
+    assert summary == {"sent": 2, "failed": 0, "retry": 0, "confirmations": 0}
     assert len(mail.messages) == 1
     envelope, message = mail.messages[0]
     assert envelope.rcpt_tos == ["ann@example.com"]
@@ -310,7 +310,7 @@ def test_periodic_job_delivers(
         status.subscribe(session, kind="webhook", target=receiver.url, allow_private=True)
     _update(db, make_incident(db), subject="s", body="b")
     with unit_of_work(db) as session:
-        assert status_notify(session) == {"sent": 1, "failed": 0, "retry": 0}
+        assert status_notify(session) == {"sent": 1, "failed": 0, "retry": 0, "confirmations": 0}
     assert len(receiver.hits) == 1
 
 
@@ -335,15 +335,53 @@ def test_webhooks_to_internal_addresses_are_refused(db: Database, url: str) -> N
     assert caught.value.code == "webhook_not_public"
 
 
-def test_public_subscribe_never_reveals_an_existing_token(client: TestClient) -> None:
+def test_public_subscribe_never_reveals_an_existing_token(client: TestClient, db: Database) -> None:
     body = {"kind": "email", "target": "ann@example.com"}
     first = client.post("/api/v1/status/subscriptions", json=body)
-    assert first.status_code == 201 and first.json()["token"]
-    again = client.post("/api/v1/status/subscriptions", json=body | {"services": []})
-    assert again.status_code == 409
-    assert again.json()["code"] == "already_subscribed"
-    assert first.json()["token"] not in again.text
+    assert first.status_code == 201
+    assert first.json()["token"] is None and first.json()["confirmed"] is False  # double opt-in
+    with unit_of_work(db) as session:
+        token = session.scalars(select(StatusSubscription.token)).one()
+    assert token not in first.text
+    again = client.post("/api/v1/status/subscriptions", json=body)  # unconfirmed: link again
+    assert again.status_code == 201 and token not in again.text
+    done = client.post(f"/api/v1/status/subscriptions/{token}/confirm")
+    assert done.status_code == 200 and done.json()["confirmed"] is True
+    taken = client.post("/api/v1/status/subscriptions", json=body | {"services": []})
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "already_subscribed"
+    assert token not in taken.text
     hook = client.post(
         "/api/v1/status/subscriptions", json={"kind": "webhook", "target": "http://127.0.0.1/x"}
     )
     assert hook.status_code == 422 and hook.json()["code"] == "webhook_not_public"
+
+
+def test_email_subscribers_confirm_before_they_get_updates(
+    db: Database, settings: Settings, smtp: tuple[_Mail, int]
+) -> None:
+    mail, port = smtp
+    relay = EmailChannel(host="127.0.0.1", port=port, sender="status@example.com", to=["x@y.z"])
+    _world(db)
+    with unit_of_work(db) as session:
+        sub = status.subscribe(session, kind="email", target="bo@example.com", confirm=True)
+        token = sub.token
+    incident_id = make_incident(db)
+    _update(db, incident_id, subject="Checkout is slow", body="We are on it.")
+    with unit_of_work(db) as session:
+        summary = status.deliver_pending(session, settings=settings, now=NOW, mail=relay)
+    # no update for an unconfirmed address, only the link, and only once
+    assert summary == {"sent": 0, "failed": 0, "retry": 0, "confirmations": 1}
+    ((envelope, message),) = mail.messages
+    assert envelope.rcpt_tos == ["bo@example.com"]
+    assert "Confirm" in str(message["Subject"])
+    assert f"/status/confirm/{token}" in message.get_content()
+    with unit_of_work(db) as session:
+        again = status.deliver_pending(session, settings=settings, now=NOW, mail=relay)
+        assert again["confirmations"] == 0
+        status.confirm_subscription(session, token=token, now=NOW)
+    _update(db, incident_id, subject="Fixed", body="All good.")
+    with unit_of_work(db) as session:
+        summary = status.deliver_pending(session, settings=settings, now=NOW, mail=relay)
+    assert summary["sent"] == 1
+    assert str(mail.messages[-1][1]["Subject"]) == "[Status] Fixed"

@@ -616,7 +616,12 @@ def queue_notifications(session: Session, *, update: IncidentUpdate) -> int:
         ).all()
     )
     count = 0
-    for sub in session.scalars(select(StatusSubscription).order_by(StatusSubscription.id)).all():
+    confirmed = (
+        select(StatusSubscription)
+        .where(StatusSubscription.confirmed_at.is_not(None))
+        .order_by(StatusSubscription.id)
+    )
+    for sub in session.scalars(confirmed).all():
         if sub.id in already or not _matches(sub, update):
             continue
         session.add(StatusNotification(update_id=update.id, subscription_id=sub.id))

@@ -227,13 +227,34 @@ def public_subscribe(
         regions=data.regions,
         allow_private=settings.status_webhook_allow_private,
         replace=False,
+        confirm=True,
     )
     return SubscriptionCreated(
         kind=sub.kind,
         target=sub.target,
         services=sub.services,
         regions=sub.regions,
-        token=sub.token,
+        token=sub.token if sub.kind == "webhook" else None,
+        confirmed=sub.confirmed_at is not None,
+    )
+
+
+@router.post(
+    "/status/subscriptions/{token}/confirm", response_model=SubscriptionCreated, tags=STATUS
+)
+def public_confirm(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> SubscriptionCreated:
+    """Public: confirm an e-mail subscription with the token from the confirmation link."""
+    _limit(request, "subscribe", settings.widget_rate_per_minute)
+    sub = status_page.confirm_subscription(session, token=token)
+    return SubscriptionCreated(
+        kind=sub.kind,
+        target=sub.target,
+        services=sub.services,
+        regions=sub.regions,
+        token=None,
+        confirmed=True,
     )
 
 

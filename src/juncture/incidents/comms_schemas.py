@@ -157,14 +157,16 @@ class SubscriptionCreate(WriteModel):
 
 
 class SubscriptionCreated(BaseModel):
-    """The token unsubscribes (``DELETE .../subscriptions/{token}``) and is the webhook
-    signing secret; keep it."""
+    """For a webhook, the token unsubscribes (``DELETE .../subscriptions/{token}``) and is the
+    signing secret: keep it. An e-mail address gets a confirmation link instead (double
+    opt-in: no token here, so nobody can confirm an address they do not read)."""
 
     kind: str
     target: str
     services: list[str]
     regions: list[str]
-    token: str
+    token: str | None
+    confirmed: bool
 
 
 # ---------------------------------------------------------------- post-mortems

@@ -184,7 +184,9 @@ class IncidentUpdate(IdMixin, TimestampMixin, Base):
 
 class StatusSubscription(IdMixin, Base):
     """A subscriber of the public status page: an e-mail address or a webhook URL, optionally
-    limited to some services and regions. ``token`` identifies it in the unsubscribe link."""
+    limited to some services and regions. ``token`` identifies it in the unsubscribe and
+    confirmation links. An e-mail address subscribed through the public page gets updates only
+    once ``confirmed_at`` is set (double opt-in: the address owner opened the link)."""
 
     __tablename__ = "status_subscriptions"
     __table_args__ = (UniqueConstraint("kind", "target"),)
@@ -197,6 +199,8 @@ class StatusSubscription(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class StatusNotification(IdMixin, Base):

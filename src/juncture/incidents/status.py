@@ -371,6 +371,8 @@ def subscribe(
     regions: Sequence[str] = (),
     allow_private: bool = False,
     replace: bool = True,
+    confirm: bool = False,
+    now: datetime | None = None,
 ) -> StatusSubscription:
     """Subscribe an e-mail address or a webhook URL to published customer updates.
 
@@ -378,7 +380,10 @@ def subscribe(
     loopback, private or link-local addresses are refused unless ``allow_private``. The public
     endpoints pass ``replace=False``: an existing target is then a Conflict
     (``already_subscribed``), so nobody learns another subscriber's token or changes its
-    filters.
+    filters. With ``confirm`` (the public page and API) a new e-mail address gets updates only
+    once its owner opens the confirmation link e-mailed by :func:`deliver_pending`; asking
+    again for an unconfirmed address sends the link again. Webhooks are active at once (their
+    creator holds the signing secret).
 
     Parameters
     ----------
@@ -407,6 +412,11 @@ def subscribe(
             StatusSubscription.kind == kind, StatusSubscription.target == target
         )
     ).first()
+    at = aware(now)
+    if found is not None and confirm and found.confirmed_at is None:
+        found.confirm_sent_at = None  # lost the first e-mail: send the link again
+        session.flush()
+        return found
     if found is not None and not replace:
         raise Conflict(
             f"{target} is already subscribed; every message carries its unsubscribe link",
@@ -423,10 +433,83 @@ def subscribe(
         services=list(services),
         regions=list(regions),
         token=secrets.token_urlsafe(32),
+        confirmed_at=None if confirm and kind == "email" else at,
     )
     session.add(sub)
     session.flush()
     return sub
+
+
+def confirm_subscription(
+    session: Session, *, token: str, now: datetime | None = None
+) -> StatusSubscription:
+    """Confirm an e-mail subscription from the link sent to the address (idempotent).
+
+    Raises
+    ------
+    NotFound
+        ``subscription_not_found`` for an unknown token.
+    """
+    sub = session.scalars(
+        select(StatusSubscription).where(StatusSubscription.token == token)
+    ).first()
+    if sub is None:
+        raise NotFound("no subscription has this token", code="subscription_not_found")
+    if sub.confirmed_at is None:
+        sub.confirmed_at = aware(now)
+        session.flush()
+    return sub
+
+
+def confirmation_email(
+    sub: StatusSubscription, sender: str, base_url: str, now: datetime
+) -> EmailMessage:
+    """The double opt-in e-mail: one link to confirm, nothing else."""
+    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "juncture.invalid"
+    em = EmailMessage()
+    em["Subject"] = "[Status] Confirm your subscription to status updates"
+    em["From"] = sender
+    em["To"] = sub.target
+    em["Date"] = email.utils.format_datetime(now.astimezone(UTC))
+    em["Message-ID"] = email.utils.make_msgid(idstring="status", domain=domain)
+    em.set_content(
+        "Someone (hopefully you) asked to receive status updates at this address.\n\n"
+        f"Confirm: {base_url}/status/confirm/{sub.token}\n\n"
+        "If it was not you, ignore this message: nothing will be sent without confirmation.\n"
+    )
+    return em
+
+
+def send_confirmations(
+    session: Session,
+    *,
+    base_url: str,
+    mail: channels.EmailChannel | None,
+    now: datetime,
+    limit: int = 100,
+) -> int:
+    """E-mail the confirmation link to new unconfirmed addresses (once each); returns how many
+    were sent. Without an SMTP relay nothing is sent and they wait for one."""
+    waiting = session.scalars(
+        select(StatusSubscription)
+        .where(
+            StatusSubscription.kind == "email",
+            StatusSubscription.confirmed_at.is_(None),
+            StatusSubscription.confirm_sent_at.is_(None),
+        )
+        .order_by(StatusSubscription.id)
+        .limit(limit)
+    ).all()
+    if not waiting or mail is None:
+        return 0
+    sent = 0
+    for sub in waiting:
+        outcome = channels.send_email(mail, confirmation_email(sub, mail.sender, base_url, now))
+        if outcome.ok:
+            sub.confirm_sent_at = now
+            sent += 1
+    session.flush()
+    return sent
 
 
 def unsubscribe(session: Session, *, token: str) -> None:
@@ -549,7 +632,8 @@ def deliver_pending(
 ) -> dict[str, int]:
     """Send pending status notifications: e-mail through SMTP, webhooks as signed JSON.
 
-    Each call makes one try per pending notification; a failed one stays pending (with its
+    First it e-mails the confirmation link to new unconfirmed addresses (double opt-in). Each
+    call makes one try per pending notification; a failed one stays pending (with its
     error) until it has been tried :data:`MAX_ATTEMPTS` times, then it is marked failed.
     Webhooks are signed like detect's (``X-Juncture-Timestamp``/``X-Juncture-Signature``)
     with the subscription's token as the secret.
@@ -572,20 +656,22 @@ def deliver_pending(
     Returns
     -------
     dict
-        Counts: ``sent``, ``failed`` (given up), ``retry`` (will be tried again).
+        Counts: ``sent``, ``failed`` (given up), ``retry`` (will be tried again),
+        ``confirmations`` (confirmation links e-mailed).
     """
     at = aware(now)
     base_url = settings.public_url.rstrip("/")
+    relay = mail if mail is not None else _relay(session)
+    confirmations = send_confirmations(session, base_url=base_url, mail=relay, now=at)
     pending = session.scalars(
         select(StatusNotification)
         .where(StatusNotification.state == "pending")
         .order_by(StatusNotification.id)
         .limit(limit)
     ).all()
-    summary = {"sent": 0, "failed": 0, "retry": 0}
+    summary = {"sent": 0, "failed": 0, "retry": 0, "confirmations": confirmations}
     if not pending:
         return summary
-    relay = mail if mail is not None else _relay(session)
     client = http_client or httpx.Client(timeout=10.0, follow_redirects=False)
     try:
         for note in pending:

@@ -84,11 +84,37 @@ def status_subscribe(
             services=services or [],
             allow_private=settings.status_webhook_allow_private,
             replace=False,
+            confirm=True,
         )
     except JunctureError as exc:
         return _page(request, session, error=exc.detail, status_code=exc.status_code)
-    what = "e-mail updates" if kind == "email" else "webhook deliveries"
-    return _page(request, session, message=f"Subscribed: {target} will receive {what}.")
+    if kind == "email":
+        message = f"Almost done: open the link we e-mail to {target} to confirm."
+    else:
+        message = f"Subscribed: {target} will receive webhook deliveries."
+    return _page(request, session, message=message)
+
+
+@router.get("/status/confirm/{token}")
+def confirm_page(request: Request, token: str) -> Response:
+    form_csrf = secrets.token_urlsafe(24)
+    ctx = {"token": token, "form_csrf": form_csrf, "done": False, "action": "confirm"}
+    return _with_cookie(render(request, "status_unsubscribe.html", ctx), form_csrf)
+
+
+@router.post("/status/confirm/{token}")
+def confirm_submit(
+    request: Request, token: str, session: SessionDep, csrf_token: FormStr
+) -> Response:
+    ctx: dict[str, object] = {"token": token, "form_csrf": "", "done": False, "action": "confirm"}
+    page = "status_unsubscribe.html"
+    if not _csrf_ok(request, csrf_token):
+        return render(request, page, ctx | {"error": "The form expired."}, status_code=403)
+    try:
+        status_service.confirm_subscription(session, token=token)
+    except JunctureError as exc:
+        return render(request, page, ctx | {"error": exc.detail}, status_code=exc.status_code)
+    return render(request, page, ctx | {"done": True})
 
 
 @router.get("/status/unsubscribe/{token}")
