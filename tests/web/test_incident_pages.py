@@ -174,3 +174,85 @@ def test_declare_from_an_alert_page(client: TestClient, db: Database) -> None:
     assert room.status_code == 200 and 'data-testid="status-form"' not in room.text
     refused = client.post(f"/incidents/{iid}/notes", data={"text": "hi", "csrf_token": v_csrf})
     assert refused.status_code == 403
+
+
+def test_incident_settings_page_edits_tiers_taxonomy_playbooks_templates(
+    client: TestClient, db: Database
+) -> None:
+    from juncture.incidents import service as incident_service
+
+    _company(db)
+    make_user(db, email="ops@example.com", role="ops")
+    with unit_of_work(db) as session:
+        incident_service.comms.ensure_default_templates(session)
+    csrf = login(client, "ops@example.com")
+    page = client.get("/incidents/settings")
+    assert page.status_code == 200 and 'data-tier="sev1"' in page.text
+
+    r = client.post(
+        "/incidents/settings/tiers/sev2",
+        data={
+            "customers_pct": "7.5",
+            "orders_pct": "",
+            "journeys": "purchase",
+            "regions": "2",
+            "ack_minutes": "10",
+            "update_every_minutes": "20",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 200 and "Saved." in r.text
+    bad = client.post(
+        "/incidents/settings/tiers/sev2", data={"customers_pct": "lots", "csrf_token": csrf}
+    )
+    assert bad.status_code == 422 and "not a percentage" in bad.text
+    r = client.post(
+        "/incidents/settings/root-causes",
+        data={"code": "change.migration", "name": "Schema migration", "csrf_token": csrf},
+    )
+    assert "change.migration" in r.text
+    client.post(
+        "/incidents/settings/root-causes/change.migration/active",
+        data={"active": "0", "csrf_token": csrf},
+    )
+    r = client.post(
+        "/incidents/settings/playbooks",
+        data={
+            "name": "Search down",
+            "services": "search",
+            "steps": "ops: Fail over to the replica\nux: Show cached results\nPage the owner",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 200 and "Search down" in r.text
+    with unit_of_work(db) as session:
+        (tier,) = [t for t in incident_service.list_tiers(session) if t.tier == "sev2"]
+        assert tier.criteria["customers_share"] == 0.075 and tier.criteria["regions"] == 2
+        assert tier.criteria["journeys"] == ["purchase"] and tier.ack_minutes == 10
+        cause = incident_service.get_root_cause_or_raise(session, code="change.migration")
+        assert cause.active is False
+        (book,) = [b for b in incident_service.list_playbooks(session) if b.name == "Search down"]
+        assert [(s["kind"], s["title"]) for s in book.steps] == [
+            ("ops", "Fail over to the replica"),
+            ("ux", "Show cached results"),
+            ("ops", "Page the owner"),
+        ]
+        template = incident_service.comms.list_templates(session)[0]
+    r = client.post(
+        f"/incidents/settings/templates/{template.id}",
+        data={
+            "subject": "{{ incident.title }}: update",
+            "body": "{{ ''.__class__ }}",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 422  # the sandbox refuses it on save
+    r = client.post(
+        f"/incidents/settings/templates/{template.id}",
+        data={
+            "subject": "{{ incident.title }}: update",
+            "body": "We are on it.",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 200 and "Saved." in r.text

@@ -9,7 +9,7 @@ Publishing a customer update queues one :class:`StatusNotification` per matching
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -102,13 +102,34 @@ def template_context(
 
 
 def check_template(text: str) -> None:
-    """Raise :class:`Invalid` (``template_error``) when ``text`` is not valid Jinja syntax."""
+    """Refuse a template on save rather than when an incident needs it: invalid Jinja syntax,
+    a variable the incident does not have (``template_error``), or anything the sandbox
+    forbids (``template_unsafe``) — checked by rendering it for a sample incident."""
     try:
         _ENV.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise Invalid(
             f"template syntax error on line {exc.lineno}: {exc.message}", code="template_error"
         ) from exc
+    render_text(text, _SAMPLE_CONTEXT)
+
+
+_SAMPLE_CONTEXT = template_context(
+    Incident(
+        id=0,
+        title="Checkout errors in Europe",
+        severity="sev2",
+        status="investigating",
+        services=["checkout"],
+        regions=["eu"],
+        journeys=["purchase"],
+        started_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+        summary="",
+        impact={},
+    ),
+    status_url="https://status.example/status",
+    now=datetime(2026, 1, 1, 12, 30, tzinfo=UTC),
+)
 
 
 def render_text(text: str, context: Mapping[str, Any]) -> str:

@@ -281,6 +281,186 @@ def alert_declare(
     return _see_other(f"/incidents/{created.id}?done=declared")
 
 
+# ---------------------------------------------------------------- settings: tiers, taxonomy,
+# playbooks, communication templates (the same service functions as their API routes)
+
+
+def _settings_page(
+    request: Request, session: Session, *, error: str | None = None, status_code: int = 200
+) -> Response:
+    ctx = {
+        "tiers": incidents.list_tiers(session),
+        "causes": incidents.list_root_causes(session),
+        "playbooks": incidents.list_playbooks(session),
+        "templates": comms.list_templates(session),
+        "flash": {"saved": "Saved."}.get(request.query_params.get("done", "")),
+        "form_error": error,
+    }
+    return render(request, "incident_settings.html", ctx, status_code=status_code)
+
+
+def _settings_act(request: Request, session: Session, action: Callable[[], Any]) -> Response:
+    try:
+        with session.begin_nested():
+            action()
+    except JunctureError as exc:
+        return _settings_page(request, session, error=exc.detail, status_code=exc.status_code)
+    return _see_other("/incidents/settings?done=saved")
+
+
+@router.get("/incidents/settings")
+def incident_settings(request: Request, session: SessionDep, actor: PageReader) -> Response:
+    return _settings_page(request, session)
+
+
+def _share(text: str) -> float | None:
+    """A percentage field (``10`` or ``10 %``) as a fraction; empty: not used."""
+    text = text.strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        return float(text) / 100.0
+    except ValueError as exc:
+        from juncture.kit.errors import Invalid
+
+        raise Invalid(f"{text!r} is not a percentage", code="validation_error") from exc
+
+
+@router.post("/incidents/settings/tiers/{tier}")
+def incident_settings_tier(
+    request: Request,
+    tier: str,
+    session: SessionDep,
+    actor: PageWriter,
+    customers_pct: FormStr = "",
+    orders_pct: FormStr = "",
+    journeys: FormStr = "",
+    regions: FormStr = "",
+    vip: FormStr = "",
+    ack_minutes: FormStr = "15",
+    update_every_minutes: FormStr = "30",
+) -> Response:
+    from juncture.incidents.schemas import SeverityTierUpdate
+
+    def action() -> None:
+        data = {
+            "criteria": {
+                "customers_share": _share(customers_pct),
+                "orders_share": _share(orders_pct),
+                "journeys": [j.strip() for j in journeys.split(",") if j.strip()],
+                "vip": vip == "on",
+                "regions": int(regions) if regions.strip() else None,
+            },
+            "ack_minutes": ack_minutes,
+            "update_every_minutes": update_every_minutes,
+        }
+        incidents.update_tier(session, tier=tier, data=parse(SeverityTierUpdate, data))
+
+    return _settings_act(request, session, action)
+
+
+@router.post("/incidents/settings/root-causes")
+def incident_settings_cause(
+    request: Request,
+    session: SessionDep,
+    actor: PageWriter,
+    code: FormStr,
+    name: FormStr,
+    description: FormStr = "",
+) -> Response:
+    from juncture.incidents.schemas import RootCauseCreate
+
+    data = {"code": code.strip(), "name": name.strip(), "description": description}
+    return _settings_act(
+        request,
+        session,
+        lambda: incidents.create_root_cause(session, data=parse(RootCauseCreate, data)),
+    )
+
+
+@router.post("/incidents/settings/root-causes/{code}/active")
+def incident_settings_cause_active(
+    request: Request, code: str, session: SessionDep, actor: PageWriter, active: FormStr = "0"
+) -> Response:
+    from juncture.incidents.schemas import RootCauseUpdate
+
+    return _settings_act(
+        request,
+        session,
+        lambda: incidents.update_root_cause(
+            session, code=code, data=RootCauseUpdate(active=active == "1")
+        ),
+    )
+
+
+def parse_steps(text: str) -> list[dict[str, str]]:
+    """Playbook steps from a textarea: one per line, ``ops: Roll back`` or ``ux: In-app banner``
+    (no prefix: an ops step)."""
+    steps = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        kind, sep, title = line.partition(":")
+        if sep and kind.strip().lower() in ("ops", "ux", "comms"):
+            steps.append({"kind": kind.strip().lower(), "title": title.strip()})
+        else:
+            steps.append({"kind": "ops", "title": line})
+    return steps
+
+
+@router.post("/incidents/settings/playbooks")
+def incident_settings_playbook(
+    request: Request,
+    session: SessionDep,
+    actor: PageWriter,
+    name: FormStr,
+    steps: FormStr,
+    services: FormStr = "",
+    kinds: FormStr = "",
+    description: FormStr = "",
+) -> Response:
+    from juncture.incidents.schemas import PlaybookCreate
+
+    data = {
+        "name": name.strip(),
+        "description": description,
+        "services": [s.strip() for s in services.split(",") if s.strip()],
+        "kinds": [k.strip() for k in kinds.split(",") if k.strip()],
+        "steps": parse_steps(steps),
+    }
+    return _settings_act(
+        request,
+        session,
+        lambda: incidents.create_playbook(session, data=parse(PlaybookCreate, data)),
+    )
+
+
+@router.post("/incidents/settings/playbooks/{playbook_id}/delete")
+def incident_settings_playbook_delete(
+    request: Request, playbook_id: int, session: SessionDep, actor: PageWriter
+) -> Response:
+    return _settings_act(
+        request, session, lambda: incidents.delete_playbook(session, playbook_id=playbook_id)
+    )
+
+
+@router.post("/incidents/settings/templates/{template_id}")
+def incident_settings_template(
+    request: Request,
+    template_id: int,
+    session: SessionDep,
+    actor: PageWriter,
+    subject: FormStr,
+    body: FormStr,
+) -> Response:
+    return _settings_act(
+        request,
+        session,
+        lambda: comms.update_template(session, template_id=template_id, subject=subject, body=body),
+    )
+
+
 # ---------------------------------------------------------------- the incident room
 
 
