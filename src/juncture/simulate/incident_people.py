@@ -143,6 +143,9 @@ def _commander(session: Session, incident_id: int) -> str:
     return holder.person.removeprefix("sim:") if holder is not None else SRE[0]
 
 
+#: Alerts starting this close to an open incident are taken as the same fault (it spreads).
+SAME_FAULT = timedelta(minutes=15)
+
 #: Services whose urgent alerts get an incident even before customers are seen to feel it.
 KEY_SERVICES = frozenset({"checkout", "payments"})
 
@@ -155,7 +158,8 @@ def worth_an_incident(alert: Any) -> bool:
 
 def declare_new(session: Session, *, now: datetime) -> int:
     """Declare an incident for each alert worth one, a few minutes after its acknowledgement;
-    an alert on a service an open incident already covers is attached to that incident."""
+    an alert on a service an open incident already covers, or starting within 15 minutes of
+    it, is attached to that incident."""
     alerts, _ = detect_service.list_alerts(session, limit=500)
     declared = 0
     for alert in alerts:
@@ -172,6 +176,7 @@ def declare_new(session: Session, *, now: datetime) -> int:
             i
             for i in incident_service.list_incidents(session, open_only=True, limit=200)
             if set(i.services) & set(alert.services)
+            or abs(i.started_at - alert.started_at) <= SAME_FAULT
         ]
         if covering:
             with acting_as(session, commander):
