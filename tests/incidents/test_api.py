@@ -210,7 +210,7 @@ def test_tiers_root_causes_and_playbooks(
 ) -> None:
     tiers = client.get(f"{API}/incident-severity-tiers", headers=viewer).json()
     assert [t["tier"] for t in tiers] == ["sev1", "sev2", "sev3", "sev4"]
-    assert tiers[0]["criteria"]["journeys"] == ["purchase"]
+    assert tiers[0]["criteria"] == {"orders_share": 0.25}
     r = client.patch(
         f"{API}/incident-severity-tiers/sev2",
         json={"escalation": [{"who": "commander", "minutes": 0}], "update_every_minutes": 45},

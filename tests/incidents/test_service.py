@@ -87,9 +87,10 @@ def test_defaults_are_idempotent_and_feed_severity_rules(db: Database) -> None:
     assert first == {"tiers": 4, "root_causes": len(defaults.DEFAULT_ROOT_CAUSES), "playbooks": 3}
     assert again == {"tiers": 0, "root_causes": 0, "playbooks": 0}
     assert codes["change.deploy"] == "change" and codes["change"] is None
-    assert suggest(rules, {"customers_share": 0.2})[0] is Sev.SEV1
-    assert suggest(rules, {"customers_share": 0.05})[0] is Sev.SEV2
-    assert suggest(rules, {"customers_share": 0.001})[0] is Sev.SEV4
+    assert suggest(rules, {"orders_share": 0.3})[0] is Sev.SEV1
+    assert suggest(rules, {"orders_share": 0.15})[0] is Sev.SEV2
+    assert suggest(rules, {"orders_share": 0.05})[0] is Sev.SEV3
+    assert suggest(rules, {"orders_share": 0.001, "customers_share": 0.9})[0] is Sev.SEV4
 
 
 def test_declare_records_timeline_playbook_and_checks_catalog(db: Database, world: int) -> None:

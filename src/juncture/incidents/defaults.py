@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from juncture.incidents.models import Playbook, RootCauseCategory, SeverityTier
 
 #: The four severity tiers. ``criteria`` are alternatives (any one met suffices); shares are
-#: fractions of the customers or orders expected in the window. ``escalation`` lists who is
+#: fractions of the customers or orders expected in the window. The defaults use the share of
+#: orders lost, a measure of harm: ``customers_share``, ``regions`` and ``vip`` count customers
+#: *exposed* (a session in the window on an affected journey and region), which nearly every
+#: incident on a busy journey meets, so they are left for teams to add where they fit. ``escalation`` lists who is
 #: involved and how many minutes after declaration; ``authority`` names who decides.
 DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
     {
@@ -23,13 +26,7 @@ DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
         "name": "Critical",
         "description": "Many customers cannot buy or use the product; money or trust is lost "
         "by the minute.",
-        "criteria": {
-            "customers_share": 0.10,
-            "orders_share": 0.10,
-            "journeys": ["purchase"],
-            "vip": True,
-            "regions": 3,
-        },
+        "criteria": {"orders_share": 0.25},
         "escalation": [
             {"who": "commander", "minutes": 0},
             {"who": "ops_lead", "minutes": 0},
@@ -50,7 +47,7 @@ DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
         "tier": "sev2",
         "name": "Major",
         "description": "A noticeable share of customers is affected or a key journey is degraded.",
-        "criteria": {"customers_share": 0.03, "orders_share": 0.03, "regions": 2},
+        "criteria": {"orders_share": 0.10},
         "escalation": [
             {"who": "commander", "minutes": 0},
             {"who": "ops_lead", "minutes": 0},
@@ -70,7 +67,7 @@ DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
         "tier": "sev3",
         "name": "Minor",
         "description": "Some customers notice a degradation; a workaround exists.",
-        "criteria": {"customers_share": 0.005, "orders_share": 0.005},
+        "criteria": {"orders_share": 0.02},
         "escalation": [
             {"who": "ops_lead", "minutes": 0},
             {"who": "cx_lead", "minutes": 60},
