@@ -18,8 +18,9 @@ from juncture.incidents.models import Playbook, RootCauseCategory, SeverityTier
 #: fractions of the customers or orders expected in the window. The defaults use the share of
 #: orders lost, a measure of harm: ``customers_share``, ``regions`` and ``vip`` count customers
 #: *exposed* (a session in the window on an affected journey and region), which nearly every
-#: incident on a busy journey meets, so they are left for teams to add where they fit. ``escalation`` lists who is
-#: involved and how many minutes after declaration; ``authority`` names who decides.
+#: incident on a busy journey meets, so they are left for teams to add where they fit.
+#: ``escalation`` lists who is involved and how many minutes after declaration; ``authority``
+#: names who decides.
 DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
     {
         "tier": "sev1",
