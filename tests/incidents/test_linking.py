@@ -117,7 +117,21 @@ def test_scores_and_errors(db: Database, setup: int) -> None:
         categories={"payment-issue"},
         words={"checkout", "failing"},
     )
-    assert score == pytest.approx(0.6 + 0.25 + 0.25)
-    assert len(reasons) == 3
+    assert score >= linking.THRESHOLD and len(reasons) == 3
+    service_only, _ = linking.score_ticket(
+        row, "something else", services={"checkout"}, categories=set(), words=set()
+    )
+    assert service_only >= linking.THRESHOLD  # the incident's own service in its window
+    elsewhere = signals_service.TicketRow(
+        "Y", 0, None, None, "website-problem", None, "eu", None, "web", None, None
+    )
+    words_only, _ = linking.score_ticket(
+        elsewhere,
+        "checkout failing",
+        services={"checkout"},
+        categories={"payment-issue"},
+        words={"checkout", "failing"},
+    )
+    assert words_only < linking.THRESHOLD  # shared words alone do not link a ticket
     with unit_of_work(db) as session, pytest.raises(NotFound):
         linking.link_ticket(session, incident_id=setup, ticket_ref="nope", actor="ana")

@@ -149,13 +149,37 @@ def test_publish_marks_incident_reviewed_and_freezes_it(db: Database) -> None:
         assert incident.reviewed_at == T0 + timedelta(days=2)
         entries = timeline(session, incident_id=incident_id, kinds=["status"])
         assert [(e.text, e.at) for e in entries] == [
-            ("status resolved → reviewed (post-mortem published)", T0 + timedelta(days=2))
+            ("Status resolved → reviewed: post-mortem published", T0 + timedelta(days=2))
         ]
         with pytest.raises(Conflict) as exc:
             pms.update_postmortem(session, postmortem_id=pm_id, summary="rewrite history")
         assert exc.value.code == "postmortem_published"
         assert [p.id for p in pms.list_postmortems(session, state="published")] == [pm_id]
         assert pms.list_postmortems(session, state="draft") == []
+
+
+def test_a_reopened_incident_is_not_marked_reviewed(db: Database) -> None:
+    incident_id = _resolved(db)
+    pm_id = _create(db, incident_id)
+    with unit_of_work(db, actor=ALICE) as session:
+        pms.update_postmortem(
+            session,
+            postmortem_id=pm_id,
+            summary="Deploy broke payments",
+            customer_experience="Customers saw errors.",
+        )
+        pms.add_factor(session, postmortem_id=pm_id, category="change.deploy", description="x")
+        pms.submit_postmortem(session, postmortem_id=pm_id)
+        incident = session.get(Incident, incident_id)
+        assert incident is not None
+        incident.status = "investigating"  # reopened while the post-mortem was in review
+    with unit_of_work(db, actor=BOB) as session, pytest.raises(Conflict) as exc:
+        pms.publish_postmortem(session, postmortem_id=pm_id)
+    assert exc.value.code == "invalid_transition"
+    with unit_of_work(db) as session:
+        assert pms.get_postmortem_or_raise(session, postmortem_id=pm_id).state == "in_review"
+        incident = session.get(Incident, incident_id)
+        assert incident is not None and incident.status == "investigating"
 
 
 def test_actions_and_markdown_export(db: Database) -> None:

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import Field
 
 from juncture.api.deps import ReadActor, SessionDep, SettingsDep, WriteActor
 from juncture.incidents import service
@@ -37,11 +36,12 @@ from juncture.incidents.schemas import (
     SeverityIn,
     SeverityTierRead,
     SeverityTierUpdate,
+    TicketLinkIn,
+    TicketLinkRead,
     TimelineEntryRead,
     TransitionIn,
 )
-from juncture.kit import clock
-from juncture.kit.schemas import Page, ReadModel, WriteModel
+from juncture.kit.schemas import Page
 
 router = APIRouter()
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -371,9 +371,6 @@ def delete_playbook(playbook_id: int, session: SessionDep, actor: WriteActor) ->
 
 # ---------------------------------------------------------------- impact and linked tickets
 
-#: A stored impact younger than this is served as is; older ones are measured again.
-IMPACT_FRESH_SECONDS = 60
-
 
 @router.get("/incidents/{incident_id}/impact", tags=["incidents"])
 def get_impact(
@@ -383,11 +380,7 @@ def get_impact(
     sessions affected, lost conversions and revenue, the ticket surge and linked tickets,
     exposed versus unexposed sentiment and CSAT/NPS, SLA breaches, a series for charts, and the
     suggested severity. Measured again when older than a minute (or with `refresh=true`)."""
-    incident = service.get_incident(session, incident_id=incident_id)
-    computed = incident.impact_computed_at
-    stale = computed is None or (clock.now() - computed).total_seconds() > IMPACT_FRESH_SECONDS
-    if refresh or stale or not incident.impact:
-        service.impact.refresh_impact(session, incident_id=incident_id)
+    incident = service.impact.current_impact(session, incident_id=incident_id, refresh=refresh)
     return {
         "incident_id": incident.id,
         "computed_at": incident.impact_computed_at,
@@ -396,19 +389,6 @@ def get_impact(
         "impact_outgrown": incident.impact_outgrown,
         **dict(incident.impact or {}),
     }
-
-
-class TicketLinkIn(WriteModel):
-    ref: str = Field(min_length=1, max_length=200)
-
-
-class TicketLinkRead(ReadModel):
-    ticket_id: str
-    linked_by: str
-    score: float
-    reasons: list[str]
-    opened_at: datetime | None
-    linked_at: datetime
 
 
 @router.get(

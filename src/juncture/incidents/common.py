@@ -149,3 +149,8 @@ def timeline(
     if kinds:
         query = query.where(TimelineEntry.kind.in_(list(kinds)))
     return session.scalars(query.order_by(TimelineEntry.at, TimelineEntry.id)).all()
+
+
+def parent_code(code: str) -> str | None:
+    """The parent of a dotted root-cause code (``change`` for ``change.deploy``)."""
+    return code.rsplit(".", 1)[0] if "." in code else None

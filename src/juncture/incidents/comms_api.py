@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections import deque
 from enum import Enum
 from typing import Any
 
@@ -45,6 +43,7 @@ from juncture.incidents.comms_schemas import (
     UpdateReview,
 )
 from juncture.kit.errors import RateLimited
+from juncture.kit.ratelimit import RateLimiter
 
 router = APIRouter()
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -53,26 +52,7 @@ STATUS: list[str | Enum] = ["status page"]
 PMS: list[str | Enum] = ["post-mortems"]
 
 
-class _RateLimiter:
-    """Sliding one-minute window per key, in this process."""
-
-    def __init__(self) -> None:
-        self.hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, per_minute: int) -> bool:
-        now = time.monotonic()
-        window = self.hits.setdefault(key, deque())
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= per_minute:
-            return False
-        window.append(now)
-        if len(self.hits) > 50_000:
-            self.hits.clear()
-        return True
-
-
-_limiter = _RateLimiter()
+_limiter = RateLimiter()
 #: Public status reads per client address per minute (the banner is cached for 30 s anyway).
 PUBLIC_READS_PER_MINUTE = 120
 

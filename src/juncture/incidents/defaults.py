@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from juncture.incidents.common import parent_code
 from juncture.incidents.models import Playbook, RootCauseCategory, SeverityTier
 
 #: The four severity tiers. ``criteria`` are alternatives (any one met suffices); shares are
@@ -191,10 +192,6 @@ DEFAULT_PLAYBOOKS: tuple[dict[str, Any], ...] = (
 )
 
 
-def _parent(code: str) -> str | None:
-    return code.rsplit(".", 1)[0] if "." in code else None
-
-
 def ensure_defaults(session: Session) -> dict[str, int]:
     """Seed the default tiers, root-cause categories and playbooks that are missing.
 
@@ -222,7 +219,7 @@ def ensure_defaults(session: Session) -> dict[str, int]:
         if code not in codes:
             session.add(
                 RootCauseCategory(
-                    code=code, name=name, parent=_parent(code), description=description
+                    code=code, name=name, parent=parent_code(code), description=description
                 )
             )
             created["root_causes"] += 1

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from juncture.catalog import service as catalog_service
-from juncture.config import Settings
 from juncture.incidents import severity
 from juncture.incidents.common import aware, get_incident_or_raise, record_timeline
 from juncture.incidents.enums import Sev, TimelineKind
@@ -251,7 +250,6 @@ def measure(
     start: datetime,
     end: datetime,
     now: datetime | None = None,
-    settings: Settings | None = None,
     exclude: Sequence[tuple[datetime, datetime]] = (),
     frt_target_minutes: int = FRT_TARGET_MINUTES,
 ) -> dict[str, Any]:
@@ -267,8 +265,6 @@ def measure(
         When customers started and stopped feeling it (aware UTC).
     now : datetime, optional
         The current time [default: the clock]; baselines and tickets are read up to it.
-    settings : Settings, optional
-        Unused today; accepted so that callers can pass configuration through.
     exclude : Sequence[tuple[datetime, datetime]]
         Windows left out of the baseline (other incidents in the same regions).
     frt_target_minutes : int
@@ -282,7 +278,6 @@ def measure(
         surveys of exposed and unexposed customers, SLA breaches, a 15-minute series and
         ``by_region``.
     """
-    del settings
     now = aware(now)
     start, end = clock.ensure_utc(start), clock.ensure_utc(end)
     end = max(start, min(end, now))
@@ -700,6 +695,18 @@ def refresh_impact(
     return impact
 
 
-def impact_of(incident: Incident) -> Mapping[str, Any]:
-    """The last stored impact snapshot of an incident (empty when never measured)."""
-    return incident.impact or {}
+#: A stored impact younger than this is current; older ones are measured again on request.
+FRESH = timedelta(seconds=60)
+
+
+def current_impact(
+    session: Session, *, incident_id: int, refresh: bool = False, now: datetime | None = None
+) -> Incident:
+    """The incident with a current measured impact: the stored one when younger than
+    :data:`FRESH`, else (or with ``refresh``) measured again with :func:`refresh_impact`."""
+    at = aware(now)
+    incident = get_incident_or_raise(session, incident_id=incident_id)
+    computed = incident.impact_computed_at
+    if refresh or computed is None or not incident.impact or at - computed > FRESH:
+        refresh_impact(session, incident_id=incident_id, now=at)
+    return incident

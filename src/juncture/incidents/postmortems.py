@@ -408,33 +408,25 @@ def publish_postmortem(
             f"post-mortem {pm.id} is {pm.state}; submit it for review first",
             code="invalid_postmortem_state",
         )
+    from juncture.incidents import service as incidents_service  # service re-exports this module
+
     at = aware(now)
     who = actor_label(session)
+    # the lifecycle's own transition: refused (409 invalid_transition) unless resolved
+    incidents_service.mark_reviewed(session, incident_id=pm.incident_id, now=at)
     pm.state = PostmortemState.PUBLISHED.value
     pm.published_at = at
     pm.published_by = who
     if who not in pm.reviewers:
         pm.reviewers = [*pm.reviewers, who]
-    incident = get_incident_or_raise(session, incident_id=pm.incident_id, lock=True)
-    previous = incident.status
-    incident.status = Status.REVIEWED.value
-    incident.reviewed_at = at
     session.flush()
     record_timeline(
         session,
-        incident_id=incident.id,
+        incident_id=pm.incident_id,
         kind=TimelineKind.POSTMORTEM,
         text="post-mortem published",
         at=at,
         data={"postmortem_id": pm.id},
-    )
-    record_timeline(
-        session,
-        incident_id=incident.id,
-        kind=TimelineKind.STATUS,
-        text=f"status {previous} → reviewed (post-mortem published)",
-        at=at,
-        data={"from": previous, "to": Status.REVIEWED.value},
     )
     return pm
 

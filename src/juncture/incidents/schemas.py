@@ -304,3 +304,16 @@ class PlaybookRead(ReadModel):
     enabled: bool
     created_at: datetime
     updated_at: datetime
+
+
+class TicketLinkIn(WriteModel):
+    ref: str = Field(min_length=1, max_length=200)
+
+
+class TicketLinkRead(ReadModel):
+    ticket_id: str
+    linked_by: str
+    score: float
+    reasons: list[str]
+    opened_at: datetime | None
+    linked_at: datetime

@@ -23,6 +23,7 @@ from juncture.incidents.common import (
     aware,
     flush_unique,
     get_or_raise,
+    parent_code,
     record_timeline,
 )
 from juncture.incidents.common import (  # re-exported: part of the room's public face
@@ -102,7 +103,7 @@ def _known_regions(session: Session) -> set[str]:
     return {r.slug for r in catalog_service.list_regions(session)}
 
 
-def _check_slugs(
+def check_slugs(
     session: Session,
     *,
     services: Sequence[str] | None = None,
@@ -282,7 +283,7 @@ def declare(
     now = aware(now)
     services, journeys = _dedupe(data.services), _dedupe(data.journeys)
     regions = _dedupe(data.regions)
-    _check_slugs(session, services=services, journeys=journeys, regions=regions)
+    check_slugs(session, services=services, journeys=journeys, regions=regions)
     if data.owner_team_id is not None:
         access_service.get_team_or_raise(session, team_id=data.owner_team_id)
     alert_ids = list(dict.fromkeys(data.alert_ids))
@@ -424,10 +425,7 @@ def declare_from_alert(
         customer_facing=alert.customer_facing,
         alert_ids=[alert.id],
     )
-    incident = declare(session, data=data, now=now, lookback_hours=lookback_hours)
-    incident.detected_at = alert.started_at
-    session.flush()
-    return incident
+    return declare(session, data=data, now=now, lookback_hours=lookback_hours)
 
 
 def attach_alert(
@@ -440,7 +438,6 @@ def attach_alert(
     """
     now = aware(now)
     incident = get_incident_or_raise(session, incident_id=incident_id, lock=True)
-    detect_service.get_alert_or_raise(session, alert_id=alert_id)
     _ensure_not_declared(session, alert_id, but=incident.id)
     _attach(session, incident, alert_id, now)
     _capture_alerts(session, incident)
@@ -748,15 +745,14 @@ def update_incident(session: Session, *, incident_id: int, data: IncidentPatch) 
     """
     incident = get_incident_or_raise(session, incident_id=incident_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
-    for key in ("title", "summary", "services", "journeys", "regions", "kind", "public"):
+    required = ("title", "summary", "services", "journeys", "regions", "kind", "public")
+    for key in (*required, "customer_facing"):
         if key in changes and changes[key] is None:
             raise Invalid(f"{key} cannot be null", code="invalid_incident")
-    if "customer_facing" in changes and changes["customer_facing"] is None:
-        raise Invalid("customer_facing cannot be null", code="invalid_incident")
     for key in ("services", "journeys", "regions"):
         if key in changes:
             changes[key] = _dedupe(changes[key])
-    _check_slugs(
+    check_slugs(
         session,
         services=changes.get("services"),
         journeys=changes.get("journeys"),
@@ -1139,7 +1135,7 @@ def get_root_cause_or_raise(session: Session, *, code: str) -> RootCauseCategory
 
 def create_root_cause(session: Session, *, data: RootCauseCreate) -> RootCauseCategory:
     """Add a category; a dotted code's parent (``change`` for ``change.deploy``) must exist."""
-    parent = data.code.rsplit(".", 1)[0] if "." in data.code else None
+    parent = parent_code(data.code)
     if parent is not None:
         found = session.scalar(select(RootCauseCategory.id).where(RootCauseCategory.code == parent))
         if found is None:
@@ -1192,7 +1188,7 @@ def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> b
 def create_playbook(session: Session, *, data: PlaybookCreate) -> Playbook:
     """Add a playbook (``playbook_exists`` when the name is taken; services are checked)."""
     services = _dedupe(data.services)
-    _check_slugs(session, services=services)
+    check_slugs(session, services=services)
     if _name_taken(session, data.name):
         raise Conflict(f"playbook '{data.name}' already exists", code="playbook_exists")
     book = Playbook(
@@ -1217,7 +1213,7 @@ def update_playbook(session: Session, *, playbook_id: int, data: PlaybookUpdate)
             raise Invalid(f"{key} cannot be null", code="invalid_playbook")
     if "services" in changes:
         changes["services"] = _dedupe(changes["services"])
-        _check_slugs(session, services=changes["services"])
+        check_slugs(session, services=changes["services"])
     if "kinds" in changes:
         changes["kinds"] = _dedupe(changes["kinds"])
     if "name" in changes and _name_taken(session, changes["name"], book.id):

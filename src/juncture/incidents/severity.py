@@ -10,12 +10,10 @@ window that were affected or lost), ``journeys`` (slugs of journeys with measure
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from juncture.incidents.enums import Sev
-
-CRITERIA = ("customers_share", "orders_share", "journeys", "vip", "regions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +26,6 @@ class TierRule:
     journeys: tuple[str, ...] = ()
     vip: bool = False
     regions: int | None = None
-    reasons: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_criteria(cls, tier: str, criteria: Mapping[str, Any]) -> TierRule:

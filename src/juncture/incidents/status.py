@@ -351,17 +351,6 @@ def _check_target(kind: str, target: str) -> str:
     raise Invalid("kind must be 'email' or 'webhook'", code="invalid_kind")
 
 
-def _check_slugs(session: Session, services: Sequence[str], regions: Sequence[str]) -> None:
-    known_services = {s.slug for s in catalog_service.list_services(session)}
-    known_regions = {r.slug for r in catalog_service.list_regions(session)}
-    unknown = [s for s in services if s not in known_services]
-    if unknown:
-        raise Invalid(f"unknown service(s): {', '.join(unknown)}", code="unknown_service")
-    unknown = [r for r in regions if r not in known_regions]
-    if unknown:
-        raise Invalid(f"unknown region(s): {', '.join(unknown)}", code="unknown_region")
-
-
 def subscribe(
     session: Session,
     *,
@@ -406,7 +395,9 @@ def subscribe(
         check_webhook_host(target, allow_private=allow_private)
     services = sorted(set(services))
     regions = sorted(set(regions))
-    _check_slugs(session, services, regions)
+    from juncture.incidents import service as incidents_service  # it re-exports this room
+
+    incidents_service.check_slugs(session, services=services, regions=regions)
     found = session.scalars(
         select(StatusSubscription).where(
             StatusSubscription.kind == kind, StatusSubscription.target == target

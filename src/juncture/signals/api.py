@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +18,7 @@ from juncture.api.deps import (
     WriteActor,
 )
 from juncture.kit.errors import Invalid, PayloadTooLarge, RateLimited
+from juncture.kit.ratelimit import RateLimiter
 from juncture.kit.schemas import Page
 from juncture.signals import service
 from juncture.signals.parse import parse_body
@@ -119,26 +118,7 @@ async def helpdesk(
 # ---------------------------------------------------------------- survey widget
 
 
-class _RateLimiter:
-    """Sliding one-minute window per key, in this process (each replica limits on its own)."""
-
-    def __init__(self) -> None:
-        self.hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, per_minute: int) -> bool:
-        now = time.monotonic()
-        window = self.hits.setdefault(key, deque())
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= per_minute:
-            return False
-        window.append(now)
-        if len(self.hits) > 50_000:
-            self.hits.clear()
-        return True
-
-
-_limiter = _RateLimiter()
+_limiter = RateLimiter()
 
 
 @router.post("/widget/responses", response_model=IngestSummary, tags=["signals"])

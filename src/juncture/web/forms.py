@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
-from juncture.kit.errors import Invalid
+from juncture.kit.errors import Invalid, JunctureError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def attempt(
+    session: Session,
+    action: Callable[[], Any],
+    success_url: str,
+    on_error: Callable[[JunctureError], Response],
+) -> Response:
+    """Run a form's action in a savepoint: redirect (303) on success; on an expected error,
+    undo only the action's writes and re-render the page with the message."""
+    try:
+        with session.begin_nested():
+            action()
+    except JunctureError as exc:
+        return on_error(exc)
+    return RedirectResponse(success_url, status_code=303)
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:

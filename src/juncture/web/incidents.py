@@ -19,11 +19,22 @@ from juncture.api.deps import PageReader, PageWriter, SessionDep
 from juncture.catalog import service as catalog_service
 from juncture.incidents import comms, linking, postmortems
 from juncture.incidents import service as incidents
+from juncture.incidents.comms_schemas import UpdateDraft
 from juncture.incidents.enums import Audience, ComponentStatus, Role, Sev, Status
-from juncture.incidents.schemas import IncidentCreate
+from juncture.incidents.schemas import (
+    IncidentCreate,
+    NoteIn,
+    PlaybookCreate,
+    RoleIn,
+    RootCauseCreate,
+    RootCauseUpdate,
+    SeverityIn,
+    SeverityTierUpdate,
+    TransitionIn,
+)
 from juncture.kit import clock
-from juncture.kit.errors import JunctureError
-from juncture.web.forms import parse
+from juncture.kit.errors import Invalid, JunctureError
+from juncture.web.forms import attempt, parse
 from juncture.web.kpis import _line
 from juncture.web.render import render
 
@@ -190,12 +201,14 @@ def _act(
     done: str,
     action: Callable[[], Any],
 ) -> Response:
-    try:
-        with session.begin_nested():
-            action()
-    except JunctureError as exc:
-        return _room(request, session, incident_id, error=exc.detail, status_code=exc.status_code)
-    return _see_other(f"/incidents/{incident_id}?done={done}")
+    return attempt(
+        session,
+        action,
+        f"/incidents/{incident_id}?done={done}",
+        lambda exc: _room(
+            request, session, incident_id, error=exc.detail, status_code=exc.status_code
+        ),
+    )
 
 
 # ---------------------------------------------------------------- list and declare
@@ -300,12 +313,12 @@ def _settings_page(
 
 
 def _settings_act(request: Request, session: Session, action: Callable[[], Any]) -> Response:
-    try:
-        with session.begin_nested():
-            action()
-    except JunctureError as exc:
-        return _settings_page(request, session, error=exc.detail, status_code=exc.status_code)
-    return _see_other("/incidents/settings?done=saved")
+    return attempt(
+        session,
+        action,
+        "/incidents/settings?done=saved",
+        lambda exc: _settings_page(request, session, error=exc.detail, status_code=exc.status_code),
+    )
 
 
 @router.get("/incidents/settings")
@@ -321,8 +334,6 @@ def _share(text: str) -> float | None:
     try:
         return float(text) / 100.0
     except ValueError as exc:
-        from juncture.kit.errors import Invalid
-
         raise Invalid(f"{text!r} is not a percentage", code="validation_error") from exc
 
 
@@ -340,8 +351,6 @@ def incident_settings_tier(
     ack_minutes: FormStr = "15",
     update_every_minutes: FormStr = "30",
 ) -> Response:
-    from juncture.incidents.schemas import SeverityTierUpdate
-
     def action() -> None:
         data = {
             "criteria": {
@@ -368,8 +377,6 @@ def incident_settings_cause(
     name: FormStr,
     description: FormStr = "",
 ) -> Response:
-    from juncture.incidents.schemas import RootCauseCreate
-
     data = {"code": code.strip(), "name": name.strip(), "description": description}
     return _settings_act(
         request,
@@ -382,8 +389,6 @@ def incident_settings_cause(
 def incident_settings_cause_active(
     request: Request, code: str, session: SessionDep, actor: PageWriter, active: FormStr = "0"
 ) -> Response:
-    from juncture.incidents.schemas import RootCauseUpdate
-
     return _settings_act(
         request,
         session,
@@ -420,8 +425,6 @@ def incident_settings_playbook(
     kinds: FormStr = "",
     description: FormStr = "",
 ) -> Response:
-    from juncture.incidents.schemas import PlaybookCreate
-
     data = {
         "name": name.strip(),
         "description": description,
@@ -481,13 +484,8 @@ def incident_status(
     note: FormStr = "",
 ) -> Response:
     def action() -> None:
-        try:
-            target = Status(to)
-        except ValueError as exc:
-            from juncture.kit.errors import Invalid
-
-            raise Invalid(f"unknown status {to!r}", code="invalid_status") from exc
-        incidents.transition(session, incident_id=incident_id, to=target, note=note)
+        data = parse(TransitionIn, {"to": to, "note": note})
+        incidents.transition(session, incident_id=incident_id, to=data.to, note=data.note)
 
     return _act(request, session, incident_id, "status", action)
 
@@ -502,15 +500,8 @@ def incident_role(
     person: FormStr,
 ) -> Response:
     def action() -> None:
-        from juncture.kit.errors import Invalid
-
-        if role not in ROLE_LABELS:
-            raise Invalid(f"unknown role {role!r}", code="invalid_role")
-        if not person.strip():
-            raise Invalid("name the person who takes the role", code="validation_error")
-        incidents.assign_role(
-            session, incident_id=incident_id, role=Role(role), person=person.strip()
-        )
+        data = parse(RoleIn, {"role": role, "person": person.strip()})
+        incidents.assign_role(session, incident_id=incident_id, role=data.role, person=data.person)
 
     return _act(request, session, incident_id, "role", action)
 
@@ -525,12 +516,9 @@ def incident_severity(
     reason: FormStr = "",
 ) -> Response:
     def action() -> None:
-        from juncture.kit.errors import Invalid
-
-        if severity not in {s.value for s in Sev}:
-            raise Invalid(f"unknown severity {severity!r}", code="invalid_severity")
+        data = parse(SeverityIn, {"severity": severity, "reason": reason})
         incidents.set_severity(
-            session, incident_id=incident_id, severity=Sev(severity), reason=reason
+            session, incident_id=incident_id, severity=data.severity, reason=data.reason
         )
 
     return _act(request, session, incident_id, "severity", action)
@@ -541,11 +529,8 @@ def incident_note(
     request: Request, incident_id: int, session: SessionDep, actor: PageWriter, text: FormStr
 ) -> Response:
     def action() -> None:
-        from juncture.kit.errors import Invalid
-
-        if not text.strip():
-            raise Invalid("a note needs some text", code="validation_error")
-        incidents.add_note(session, incident_id=incident_id, text=text.strip())
+        data = parse(NoteIn, {"text": text.strip()})
+        incidents.add_note(session, incident_id=incident_id, text=data.text)
 
     return _act(request, session, incident_id, "note", action)
 
@@ -574,14 +559,12 @@ def incident_check(
 def incident_impact_refresh(
     request: Request, incident_id: int, session: SessionDep, actor: PageWriter
 ) -> Response:
-    from juncture.incidents import impact
-
     return _act(
         request,
         session,
         incident_id,
         "impact",
-        lambda: impact.refresh_impact(session, incident_id=incident_id),
+        lambda: incidents.impact.refresh_impact(session, incident_id=incident_id),
     )
 
 
@@ -626,25 +609,28 @@ def incident_draft_update(
     body: FormStr = "",
 ) -> Response:
     def action() -> None:
-        from juncture.kit.errors import Invalid
-
-        if audience not in {a.value for a in Audience}:
-            raise Invalid(f"unknown audience {audience!r}", code="invalid_audience")
+        data = parse(
+            UpdateDraft,
+            {
+                "audience": audience,
+                "component_status": component_status,
+                "subject": subject.strip() or None,
+                "body": body.strip() or None,
+            },
+        )
         comms.draft_update(
             session,
             incident_id=incident_id,
-            audience=Audience(audience),
-            subject=subject.strip() or None,
-            body=body.strip() or None,
-            component_status=component_status,
+            audience=data.audience,
+            subject=data.subject,
+            body=data.body,
+            component_status=data.component_status,
         )
 
     return _act(request, session, incident_id, "update", action)
 
 
 def _update_action(session: Session, update_id: int, step: str, comment: str) -> None:
-    from juncture.kit.errors import Invalid
-
     if step == "submit":
         comms.submit_update(session, update_id=update_id)
     elif step == "approve":

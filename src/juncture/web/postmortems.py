@@ -9,15 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from juncture.api.deps import PageReader, PageWriter, SessionDep
 from juncture.incidents import postmortems as service
+from juncture.incidents import service as incidents
 from juncture.incidents.enums import PostmortemState
-from juncture.incidents.models import RootCauseCategory
 from juncture.kit.errors import Invalid, JunctureError
-from juncture.web.forms import checkbox
+from juncture.web.forms import attempt, checkbox
 from juncture.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -26,14 +25,19 @@ OptFormStr = Annotated[str | None, Form()]
 STATES = tuple(s.value for s in PostmortemState)
 
 
-def _categories(session: Session) -> list[RootCauseCategory]:
-    return list(
-        session.scalars(
-            select(RootCauseCategory)
-            .where(RootCauseCategory.active.is_(True))
-            .order_by(RootCauseCategory.code)
-        ).all()
+#: Flash messages by the ``done`` a form redirects with (never echo the query string).
+DONE = {
+    d: d
+    for d in (
+        "saved",
+        "factor added",
+        "factor removed",
+        "action added",
+        "action updated",
+        "submitted for review",
+        "published",
     )
+}
 
 
 def _detail(
@@ -49,10 +53,10 @@ def _detail(
         "pm": pm,
         "factors": service.list_factors(session, postmortem_id=pm.id),
         "actions": service.list_actions(session, postmortem_id=pm.id),
-        "categories": _categories(session),
+        "categories": incidents.list_root_causes(session, active_only=True),
         "missing": service.missing_for_review(session, pm),
         "editable": pm.state in ("draft", "in_review"),
-        "flash": request.query_params.get("done"),
+        "flash": DONE.get(request.query_params.get("done", "")),
         "form_error": error,
     }
     return render(request, "postmortem.html", ctx, status_code=status_code)
@@ -62,14 +66,14 @@ def _act(
     request: Request, session: Session, postmortem_id: int, done: str, action: Callable[[], object]
 ) -> Response:
     """Run ``action()``; an expected error re-renders the page with the message."""
-    try:
-        action()
-    except JunctureError as exc:
-        session.rollback()
-        return _detail(
+    return attempt(
+        session,
+        action,
+        f"/postmortems/{postmortem_id}?done={done}",
+        lambda exc: _detail(
             request, session, postmortem_id, error=exc.detail, status_code=exc.status_code
-        )
-    return RedirectResponse(f"/postmortems/{postmortem_id}?done={done}", status_code=303)
+        ),
+    )
 
 
 @router.get("/postmortems")
