@@ -164,10 +164,6 @@ def sentiment_score(text: str) -> float:
     return 0.0 if pos + neg == 0 else (pos - neg) / (pos + neg)
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _subtract(
     windows: Iterable[tuple[datetime, datetime]], holes: Sequence[tuple[datetime, datetime]]
 ) -> list[tuple[datetime, datetime]]:
@@ -321,7 +317,7 @@ def measure(
     sessions = signals_service.funnel_sessions(
         session, journeys=affected_j, regions=region_list, start=pad_lo, end=pad_hi
     )
-    lo_ms, start_ms, end_ms = _ms(lo), _ms(start), _ms(end)
+    lo_ms, start_ms, end_ms = clock.to_ms(lo), clock.to_ms(start), clock.to_ms(end)
     exposed = [s for s in sessions if start_ms <= s.started_ms < end_ms]
 
     def who(s: signals_service.FunnelSession) -> str:
@@ -421,7 +417,7 @@ def measure(
         by_region[r]["extra_tickets"] = extra_tickets * share_of_base[r] / total_matching
 
     # ---- SLA: first responses of the incident's tickets later than the target
-    now_ms = _ms(now)
+    now_ms = clock.to_ms(now)
     target_ms = frt_target_minutes * 60_000
 
     def breached(t: signals_service.TicketRow) -> bool:
@@ -477,8 +473,8 @@ def measure(
 
     # ---- chart series
     series: list[dict[str, Any]] = []
-    first_bucket = _ms(pad_lo) - _ms(pad_lo) % step_ms
-    buckets = range(first_bucket, _ms(pad_hi), step_ms)
+    first_bucket = clock.to_ms(pad_lo) - clock.to_ms(pad_lo) % step_ms
+    buckets = range(first_bucket, clock.to_ms(pad_hi), step_ms)
     sess_n: dict[int, int] = defaultdict(int)
     conv_n: dict[int, int] = defaultdict(int)
     for s in sessions:
@@ -494,9 +490,7 @@ def measure(
     for b in buckets:
         series.append(
             {
-                "at": clock.ensure_utc(
-                    datetime.fromtimestamp(b / 1000, tz=start.tzinfo)
-                ).isoformat(),
+                "at": clock.from_ms(b).isoformat(),
                 "sessions": sess_n.get(b, 0),
                 "conversions": conv_n.get(b, 0),
                 "expected_conversions": round(per_bucket_expected.get(b, 0.0), 2),

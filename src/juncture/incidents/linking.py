@@ -99,10 +99,6 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
-def _ms_to_dt(ms: int) -> datetime:
-    return clock.ensure_utc(datetime.fromtimestamp(ms / 1000, tz=clock.now().tzinfo))
-
-
 def score_ticket(
     ticket: signals_service.TicketRow,
     text: str,
@@ -213,7 +209,7 @@ def link_tickets(
                 linked_by=AUTO,
                 score=score,
                 reasons=reasons,
-                opened_at=_ms_to_dt(t.created_ms),
+                opened_at=clock.from_ms(t.created_ms),
                 linked_at=now,
             )
             session.add(row)
@@ -289,7 +285,7 @@ def link_ticket(
             linked_by=who,
             score=1.0,
             reasons=["linked by hand"],
-            opened_at=_ms_to_dt(found[0].created_ms),
+            opened_at=clock.from_ms(found[0].created_ms),
         )
         session.add(row)
     else:

@@ -16,7 +16,7 @@ import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,8 @@ import orjson
 from sqlalchemy.orm import Session
 
 from juncture.analytics import kpimath
+from juncture.kit.clock import from_ms as from_ms  # noqa: PLC0414 - the module's own API
+from juncture.kit.clock import to_ms as to_ms  # noqa: PLC0414
 from juncture.kit.errors import Invalid
 from juncture.signals import service as signals_service
 from juncture.signals import sketch
@@ -47,14 +49,6 @@ def bucket_of(ts_ms: int, bucket: Bucket | None) -> int | None:
 
 
 _STEP_MS = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS}
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 
 # ---------------------------------------------------------------- results and statistics

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from juncture.catalog import service as catalog_service
+from juncture.kit import clock
 from juncture.kit.errors import Invalid
 from juncture.signals.models import (
     Deploy,
@@ -321,14 +322,6 @@ class DeployRow:
     key: str
 
 
-def _to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _from_ms(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-
-
 def deploys_between(
     session: Session, *, services: Sequence[str], start: datetime, end: datetime
 ) -> list[DeployRow]:
@@ -365,13 +358,13 @@ def deploys_between(
         )
         .where(
             Deploy.service_id.in_(list(slug_of)),
-            Deploy.ts_ms >= _to_ms(start),
-            Deploy.ts_ms < _to_ms(end),
+            Deploy.ts_ms >= clock.to_ms(start),
+            Deploy.ts_ms < clock.to_ms(end),
         )
         .order_by(Deploy.ts_ms, Deploy.id)
     )
     return [
-        DeployRow(_from_ms(r[0]), slug_of[r[1]], r[2], r[3], r[4], r[5], r[6], r[7])
+        DeployRow(clock.from_ms(r[0]), slug_of[r[1]], r[2], r[3], r[4], r[5], r[6], r[7])
         for r in session.execute(stmt)
     ]
 
@@ -454,12 +447,12 @@ def funnel_sessions(
         t.c.value,
     ).where(
         t.c.step_id.in_(list(steps)),
-        t.c.ts_ms >= _to_ms(start),
-        t.c.ts_ms < _to_ms(end + span),
+        t.c.ts_ms >= clock.to_ms(start),
+        t.c.ts_ms < clock.to_ms(end + span),
     )
     if regions is not None:
         stmt = stmt.where(t.c.region.in_(list(regions)))
-    lo, hi = _to_ms(start), _to_ms(end)
+    lo, hi = clock.to_ms(start), clock.to_ms(end)
     first: dict[tuple[str, str], tuple[Any, ...]] = {}
     later: dict[tuple[str, str], dict[int, int]] = {}
     values: dict[tuple[str, str], float] = {}
@@ -559,8 +552,8 @@ def funnel_step_counts(
             select(t.c.step_id, *dims, func.count(), func.sum(t.c.value))
             .where(
                 t.c.step_id.in_(list(steps)),
-                t.c.ts_ms >= _to_ms(start),
-                t.c.ts_ms < _to_ms(end),
+                t.c.ts_ms >= clock.to_ms(start),
+                t.c.ts_ms < clock.to_ms(end),
             )
             .group_by(t.c.step_id, *dims)
         )
@@ -622,7 +615,7 @@ def tickets_created(
             t.c.channel,
             t.c.priority,
         )
-        .where(t.c.created_ms >= _to_ms(start), t.c.created_ms < _to_ms(end))
+        .where(t.c.created_ms >= clock.to_ms(start), t.c.created_ms < clock.to_ms(end))
         .order_by(t.c.created_ms, t.c.ref)
     )
     if regions is not None:
@@ -648,7 +641,7 @@ def count_tickets(
         if end <= start:
             continue
         stmt = select(func.count()).where(
-            t.c.created_ms >= _to_ms(start), t.c.created_ms < _to_ms(end)
+            t.c.created_ms >= clock.to_ms(start), t.c.created_ms < clock.to_ms(end)
         )
         if regions is not None:
             stmt = stmt.where(t.c.region.in_(list(regions)))
@@ -700,7 +693,7 @@ def survey_responses(
     t = SurveyResponse.__table__
     stmt = (
         select(t.c.ts_ms, t.c.kind, t.c.score, t.c.customer_id, t.c.region, t.c.comment)
-        .where(t.c.ts_ms >= _to_ms(start), t.c.ts_ms < _to_ms(end))
+        .where(t.c.ts_ms >= clock.to_ms(start), t.c.ts_ms < clock.to_ms(end))
         .order_by(t.c.ts_ms, t.c.id)
     )
     if kinds is not None:
