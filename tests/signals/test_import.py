@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -197,6 +198,13 @@ def test_kill_dash_nine_then_rerun_gives_exact_totals(
     proc.stderr.close()
     interrupted_at = raw_count(db)
     assert 0 < interrupted_at < 60_000, "the kill should land mid-file"
+    # Its worker process notices and removes the batches it had prepared for nobody.
+    spools = [Path("/dev/shm"), Path(tempfile.gettempdir())]
+    pattern = f"juncture-ingest-{proc.pid}-*"
+    deadline = time.monotonic() + 30
+    while [p for d in spools for p in d.glob(pattern)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for d in spools for p in d.glob(pattern)], "the orphaned worker left its batches"
     done = subprocess.run(
         _import_cmd(path), env=_env(db_url), capture_output=True, text=True, timeout=600, check=True
     )

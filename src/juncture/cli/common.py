@@ -38,9 +38,12 @@ def settings() -> Settings:
 _opened: list[Database] = []
 
 
-def database() -> Database:
-    """The configured database; closed again when the command ends (see handle_errors)."""
-    db = Database(settings())
+def database(*, bulk: bool = False) -> Database:
+    """The configured database; closed again when the command ends (see handle_errors).
+
+    ``bulk`` for commands that write many batches in a row (see ``Database``).
+    """
+    db = Database(settings(), bulk=bulk)
     _opened.append(db)
     return db
 

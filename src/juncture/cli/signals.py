@@ -50,7 +50,7 @@ def import_command(
         if not path.is_file():
             raise Invalid(f"{path}: no such file")
     cfg = settings()
-    db = database()
+    db = database(bulk=True)
     summaries = []
     totals = {"received": 0, "accepted": 0, "duplicates": 0, "quarantined": 0}
     reasons: dict[str, int] = {}
@@ -93,6 +93,7 @@ def import_command(
                 )
                 for reason, n in sorted(summary.reasons.items()):
                     err.print(f"    {reason}: {n}")
+    db.checkpoint()
     if as_json:
         out.print(
             json.dumps(

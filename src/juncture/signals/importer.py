@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from juncture.config import Settings
 from juncture.kit.errors import Invalid
-from juncture.signals.ingest import Ingestor, IngestResult
+from juncture.signals.ingest import IngestResult
 from juncture.signals.models import ImportProgress
 from juncture.signals.parse import parse_line
-from juncture.signals.service import ingest_config
+from juncture.signals.service import load_batches
 from juncture.store.engine import Database
 from juncture.store.uow import Actor, unit_of_work
 
@@ -207,8 +208,13 @@ def import_file(
     actor: Actor | None = None,
     restart: bool = False,
     on_progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> FileSummary:
-    """Import one file; resumes after the last committed batch of an earlier, interrupted run."""
+    """Import one file; resumes after the last committed batch of an earlier, interrupted run.
+
+    The file is read and validated in a worker process while this one stores the batches
+    (``signals.pipeline``; ``parallel=False`` does both here).
+    """
     if not path.is_file():
         raise Invalid(f"{path}: no such file")
     fmt = detect_format(path)
@@ -238,31 +244,40 @@ def import_file(
             return summary
     if on_progress is not None:
         on_progress(start)
-    config = ingest_config(settings)
-    source = f"import:{path.name}"[:200]
-    with _open(path) as handle:
-        if fmt == "ndjson":
-            batches = _ndjson_batches(handle, start)
-        elif fmt == "csv":
-            batches = _csv_batches(handle, start)
-        else:
-            batches = _parquet_batches(path, start)
-        for records, position in batches:
-            with unit_of_work(db, actor=actor) as session:
-                result = (
-                    Ingestor(session, config, source=source).ingest(records)
-                    if records
-                    else IngestResult()
-                )
-                _merge(summary, result)
-                row = session.get(ImportProgress, progress_id)
-                assert row is not None
-                row.offset = position
-                row.received, row.accepted = summary.received, summary.accepted
-                row.duplicates, row.quarantined = summary.duplicates, summary.quarantined
-                row.reasons = dict(summary.reasons)
-            if on_progress is not None:
-                on_progress(position)
+
+    def batches() -> Iterator[tuple[list[Any], int]]:
+        # Runs in the pipeline's worker process: it opens the file itself.
+        if fmt == "parquet":
+            yield from _parquet_batches(path, start)
+            return
+        with _open(path) as handle:
+            yield from (_ndjson_batches if fmt == "ndjson" else _csv_batches)(handle, start)
+
+    def record_progress(session: Session, result: IngestResult, position: int) -> None:
+        _merge(summary, result)
+        row = session.get(ImportProgress, progress_id)
+        assert row is not None
+        row.offset = position
+        row.received, row.accepted = summary.received, summary.accepted
+        row.duplicates, row.quarantined = summary.duplicates, summary.quarantined
+        row.reasons = dict(summary.reasons)
+
+    def report(_result: IngestResult, position: int) -> None:
+        if on_progress is not None:
+            on_progress(position)
+
+    # The file is read and validated in a worker process while this one writes; the batch and
+    # the file's progress commit together.
+    load_batches(
+        db,
+        batches,
+        settings=settings,
+        source=f"import:{path.name}"[:200],
+        actor=actor,
+        parallel=parallel,
+        within=record_progress,
+        after=report,
+    )
     with unit_of_work(db, actor=actor) as session:
         row = session.get(ImportProgress, progress_id)
         assert row is not None

@@ -119,6 +119,17 @@ class IngestConfig:
     max_text: int = 8000
 
 
+def rules_for(config: IngestConfig, *, now_ms: int) -> Rules:
+    """Validation rules from an ingest configuration at ``now_ms``."""
+    return Rules(
+        now_ms=now_ms,
+        retention_days=config.retention_days,
+        max_future_ms=config.max_future_seconds * 1000,
+        max_text=config.max_text,
+        auto_register=config.auto_register,
+    )
+
+
 def load_catalog(session: Session) -> Catalog:
     from juncture.catalog import service as catalog_service
 
@@ -144,7 +155,7 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-# The row fields each type's series spec (``Ingestor._series_spec``) reads.
+# The row fields each type's series spec (``series_spec``) reads.
 _SPEC_FIELDS: dict[str, tuple[str, ...]] = {
     "metric": ("service", "metric", "region"),
     "funnel": ("journey", "step", "region", "channel", "segment", "device"),
@@ -156,31 +167,230 @@ _SPEC_FIELDS: dict[str, tuple[str, ...]] = {
 _TS_MS = operator.itemgetter("ts_ms")
 _KEY = operator.itemgetter("key")
 _VALUE = operator.itemgetter("value")
+# The catalog id a row of these types must carry (None until auto-registered).
+_CATALOG_ID = {"metric": "service_id", "deploy": "service_id", "funnel": "step_id"}
+
+
+def series_spec(signal_type: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The series a row rolls up into: (type, subject, metric, region, channel, segment, dims)."""
+    if signal_type == "metric":
+        return ("metric", row["service"], row["metric"], row["region"], None, None, ())
+    if signal_type == "funnel":
+        return (
+            "funnel",
+            f"{row['journey']}/{row['step']}",
+            "reached",
+            row["region"],
+            row["channel"],
+            row["segment"],
+            (("device", row["device"]),),
+        )
+    if signal_type == "ticket":
+        return (
+            "ticket",
+            row["team"] or "-",
+            f"ticket.{row['kind']}",
+            row["region"],
+            row["channel"],
+            row["segment"],
+            (("category", row["category"]), ("priority", row["priority"])),
+        )
+    if signal_type == "survey":
+        return (
+            "survey",
+            row["touchpoint_kind"] or "-",
+            row["kind"],
+            row["region"],
+            row["channel"],
+            row["segment"],
+            (),
+        )
+    if signal_type == "review":
+        return ("review", row["source"], "review", row["region"], None, None, ())
+    return (
+        "deploy",
+        row["service"],
+        "deploy",
+        row["region"],
+        None,
+        None,
+        (("status", row["status"]),),
+    )
+
+
+def rollup_value(signal_type: str, row: Mapping[str, Any]) -> float:
+    """The value a row adds to its series' rollups (1 for counted events)."""
+    if signal_type == "metric":
+        return float(row["value"])
+    if signal_type == "funnel":
+        return float(row["value"] or 0.0)
+    if signal_type == "survey":
+        return float(row["score"])
+    if signal_type == "review":
+        return float(row["rating"] or 0.0)
+    return 1.0
+
+
+@dataclass
+class RollupInputs:
+    """What rows add to rollups: distinct series specs, each row's spec, time and value."""
+
+    specs: list[tuple[Any, ...]]
+    spec_index: np.ndarray  # int64, per row
+    ts: np.ndarray  # int64 epoch ms, per row
+    values: np.ndarray  # float64, per row
+
+    def take(self, picked: np.ndarray | None) -> RollupInputs:
+        """The same for a subset of the rows (``None``: all of them)."""
+        if picked is None:
+            return self
+        return RollupInputs(
+            self.specs, self.spec_index[picked], self.ts[picked], self.values[picked]
+        )
+
+
+def rollup_inputs(signal_type: str, rows: Sequence[Mapping[str, Any]]) -> RollupInputs:
+    """Series specs and per-row arrays of clean rows (dicts with the type's fields)."""
+    n = len(rows)
+    # The few fields a series spec depends on, read in C; the spec is built once per
+    # distinct combination rather than once per row.
+    fields = _SPEC_FIELDS[signal_type]
+    keys = list(map(operator.itemgetter(*fields), rows))
+    position = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    specs = [series_spec(signal_type, dict(zip(fields, key, strict=True))) for key in position]
+    spec_index = np.fromiter(map(position.__getitem__, keys), dtype=np.int64, count=n)
+    ts = np.fromiter(map(_TS_MS, rows), dtype=np.int64, count=n)
+    # The same values as ``rollup_value``, read in C where the type allows.
+    if signal_type == "metric":
+        values = np.fromiter(map(_VALUE, rows), dtype=np.float64, count=n)
+    elif signal_type == "funnel":
+        values = np.fromiter((v or 0.0 for v in map(_VALUE, rows)), dtype=np.float64, count=n)
+    elif signal_type in ("ticket", "deploy"):
+        values = np.ones(n, dtype=np.float64)
+    else:
+        values = np.fromiter(
+            (rollup_value(signal_type, r) for r in rows), dtype=np.float64, count=n
+        )
+    return RollupInputs(specs, spec_index, ts, values)
+
+
+@dataclass
+class TypeBatch:
+    """One signal type's clean rows of a batch: unique by key, in key order, as table tuples.
+
+    ``rows`` are in ``COLUMNS[signal_type]`` order, ready for the driver; ``rollups`` holds
+    what they add to rollups; ``redactions`` counts redacted values per row.
+    """
+
+    keys: list[str]
+    rows: list[tuple[Any, ...]]
+    rollups: RollupInputs
+    redactions: np.ndarray
+    in_batch_duplicates: int
+    # When some row lacks its catalog id (auto-registration pending): all clean rows as
+    # dicts, with the slugs the table tuples do not carry.
+    unresolved: list[dict[str, Any]] | None = None
+
+    def dicts(self, signal_type: str) -> list[dict[str, Any]]:
+        columns = COLUMNS[signal_type]
+        return [dict(zip(columns, row, strict=True)) for row in self.rows]
+
+
+def type_batch(signal_type: str, pairs: Sequence[tuple[str, dict[str, Any]]]) -> TypeBatch:
+    """Build a :class:`TypeBatch` from (key, clean row) pairs in arrival order."""
+    unique = list(dict(reversed(pairs)).values())  # the first row of each key
+    unique.sort(key=_KEY)
+    # In key order: the unique key index (hashes, so spread everywhere) is then walked once
+    # from left to right instead of at random, which keeps its pages in the cache.
+    id_field = _CATALOG_ID.get(signal_type)
+    unresolved = id_field is not None and any(r[id_field] is None for r in unique)
+    return TypeBatch(
+        keys=list(map(_KEY, unique)),
+        rows=list(map(ROW_TUPLE[signal_type], unique)),
+        rollups=rollup_inputs(signal_type, unique),
+        redactions=np.fromiter(
+            (r.get("_redacted", 0) for r in unique), dtype=np.int64, count=len(unique)
+        ),
+        in_batch_duplicates=len(pairs) - len(unique),
+        unresolved=unique if unresolved else None,
+    )
+
+
+@dataclass
+class Prepared:
+    """One batch after validation, before anything is written (picklable, so a second
+    process can validate while this one writes: see ``signals.pipeline``).
+
+    ``types`` maps a signal type to its rows; ``refused`` holds (record index, original
+    record, reason code, detail) per refusal.
+    """
+
+    received: int
+    types: dict[str, TypeBatch]
+    refused: list[tuple[int, Any, str, str]]
+
+
+def prepare(
+    records: Sequence[Any],
+    *,
+    rules: Rules,
+    catalog: Catalog,
+    redactor: Redactor,
+    index_offset: int = 0,
+) -> Prepared:
+    """Validate a batch: every record becomes a keyed clean row or a refusal."""
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    refused: list[tuple[int, Any, str, str]] = []
+    for index, record in enumerate(records):
+        try:
+            signal_type, key, row = validate(record, rules, catalog, redactor)
+        except Refused as exc:
+            refused.append((index + index_offset, record, exc.reason, exc.detail))
+            continue
+        row["key"] = key
+        by_type.setdefault(signal_type, []).append((key, row))
+    return Prepared(
+        received=len(records),
+        types={t: type_batch(t, pairs) for t, pairs in by_type.items()},
+        refused=refused,
+    )
+
+
+def _as_record(signal_type: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A clean row as a v1 record again (for the quarantine, when its record is not at hand)."""
+    record = {k: v for k, v in row.items() if k not in ("key", "ts_ms", "_redacted")}
+    record = {k: v for k, v in record.items() if not k.endswith("_id") or k == "session_id"}
+    return {"type": signal_type, "ts": clock.from_ms(int(row["ts_ms"])).isoformat(), **record}
 
 
 class Ingestor:
-    """Ingests batches for one unit of work; caches the catalog and series ids between batches."""
+    """Ingests batches for one unit of work; caches the catalog and series ids between batches.
 
-    def __init__(self, session: Session, config: IngestConfig, *, source: str) -> None:
+    ``series_ids`` may be shared by the batches of one bulk load that stops at the first
+    failure (a series created by a rolled-back SQLite transaction would stay in it).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        config: IngestConfig,
+        *,
+        source: str,
+        series_ids: dict[tuple[Any, ...], int] | None = None,
+    ) -> None:
         self.session = session
         self.config = config
         self.source = source[:200]
         self.catalog = load_catalog(session)
         self.redactor = Redactor(config.redact_patterns)
-        self.series_ids: dict[tuple[Any, ...], int] = {}
+        self.series_ids: dict[tuple[Any, ...], int] = {} if series_ids is None else series_ids
         self.dialect = session.get_bind().dialect.name
 
     # ------------------------------------------------------------ entry
 
     def rules(self) -> Rules:
         """Validation rules from the configuration, at the current time."""
-        return Rules(
-            now_ms=int(clock.now().timestamp() * 1000),
-            retention_days=self.config.retention_days,
-            max_future_ms=self.config.max_future_seconds * 1000,
-            max_text=self.config.max_text,
-            auto_register=self.config.auto_register,
-        )
+        return rules_for(self.config, now_ms=clock.to_ms(clock.now()))
 
     def accepts(self, record: Any) -> bool:
         """Whether ``record`` would pass validation now (nothing is written)."""
@@ -191,60 +401,95 @@ class Ingestor:
         return True
 
     def ingest(self, records: Sequence[Any], *, index_offset: int = 0) -> IngestResult:
-        with _gc_paused():
-            return self._ingest(records, index_offset=index_offset)
+        """Validate, store and roll up one batch (``store(prepare(records))``)."""
+        return self.store(self.prepare(records, index_offset=index_offset))
 
-    def _ingest(self, records: Sequence[Any], *, index_offset: int) -> IngestResult:
-        result = IngestResult(received=len(records))
-        rules = self.rules()
-        by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        refused: list[tuple[int, Any, Refused]] = []
-        for index, record in enumerate(records):
-            try:
-                signal_type, key, row = validate(record, rules, self.catalog, self.redactor)
-            except Refused as exc:
-                refused.append((index + index_offset, record, exc))
-                continue
-            row["key"] = key
-            by_type.setdefault(signal_type, []).append((key, row))
-        if self.config.auto_register:
-            self._auto_register(by_type)
+    def prepare(self, records: Sequence[Any], *, index_offset: int = 0) -> Prepared:
+        """Validate one batch against this ingestor's catalog and rules (nothing is written)."""
+        with _gc_paused():
+            return prepare(
+                records,
+                rules=self.rules(),
+                catalog=self.catalog,
+                redactor=self.redactor,
+                index_offset=index_offset,
+            )
+
+    def store(self, prepared: Prepared) -> IngestResult:
+        """Store a validated batch: dedup, raw rows, rollups, ticket state and quarantine."""
+        with _gc_paused():
+            return self._store(prepared)
+
+    def _store(self, prepared: Prepared) -> IngestResult:
+        result = IngestResult(received=prepared.received)
+        batches = dict(prepared.types)
+        refused = list(prepared.refused)
+        if any(b.unresolved is not None for b in batches.values()):
+            refused.extend(self._resolve(batches))
         # A fixed order of types (and sorted keys within each) makes every writer take row
         # locks in the same global order, so concurrent PostgreSQL writers cannot deadlock.
-        for signal_type in sorted(by_type, key=list(TABLES).index):
-            rows = by_type[signal_type]
-            optimistic = self._insert_if_all_new(signal_type, rows)
-            if optimistic is not None:
-                inserted, dup = optimistic
-                fresh = inserted
-            else:
-                # PostgreSQL inserts with ON CONFLICT DO NOTHING and keeps only the keys it
-                # inserted, so stored keys need no lookup first: they come back as duplicates.
-                fresh, dup = self._dedup(signal_type, rows, lookup=self.dialect != "postgresql")
-                inserted = self._insert(signal_type, fresh)
-            result.duplicates += dup
-            result.duplicates += len(fresh) - len(inserted)
-            result.accepted += len(inserted)
-            result.by_type[signal_type] += len(inserted)
-            result.redactions += sum(r.get("_redacted", 0) for r in inserted)
+        for signal_type in sorted(batches, key=list(TABLES).index):
+            batch = batches[signal_type]
+            if not batch.rows:
+                continue
+            picked = self._insert(signal_type, batch)
+            inserted = len(batch.rows) if picked is None else len(picked)
+            result.duplicates += batch.in_batch_duplicates + len(batch.rows) - inserted
+            result.accepted += inserted
+            result.by_type[signal_type] += inserted
+            redactions = batch.redactions if picked is None else batch.redactions[picked]
+            result.redactions += int(redactions.sum())
             if inserted:
-                self.roll_up(signal_type, inserted)
+                self._roll_up(batch.rollups.take(picked))
                 if signal_type == "ticket":
-                    self._update_tickets(inserted)
-        for index, _record, refusal in refused:
+                    rows = batch.dicts(signal_type)
+                    self._update_tickets(rows if picked is None else [rows[i] for i in picked])
+        for index, _record, reason, detail in refused:
             result.quarantined += 1
-            result.reasons[refusal.reason] += 1
+            result.reasons[reason] += 1
             if len(result.errors) < MAX_REPORTED_ERRORS:
-                result.errors.append(
-                    {"index": index, "reason": refusal.reason, "detail": refusal.detail}
-                )
+                result.errors.append({"index": index, "reason": reason, "detail": detail})
         if refused:
             self._quarantine(refused)
         return result
 
     # ------------------------------------------------------------ registration
 
-    def _auto_register(self, by_type: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+    def _resolve(self, batches: dict[str, TypeBatch]) -> list[tuple[int, Any, str, str]]:
+        """Give rows without a catalog id theirs, registering services and steps if allowed.
+
+        A batch validated elsewhere (``signals.pipeline``) saw an older catalog: what was
+        registered since is known here. Rows still unknown afterwards are refused.
+        """
+        rows = {t: b.unresolved for t, b in batches.items() if b.unresolved is not None}
+        for t in ("metric", "deploy"):
+            for row in rows.get(t, []):
+                if row["service_id"] is None:
+                    row["service_id"] = self.catalog.services.get(row["service"])
+        for row in rows.get("funnel", []):
+            if row["step_id"] is None:
+                row["journey_id"] = self.catalog.journeys.get(row["journey"])
+                row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
+        if self.config.auto_register:
+            self._auto_register(rows)
+        refused: list[tuple[int, Any, str, str]] = []
+        for t, typed in rows.items():
+            id_field = _CATALOG_ID[t]
+            known = [r for r in typed if r[id_field] is not None]
+            for r in typed:
+                if r[id_field] is None:
+                    what = (
+                        ("unknown_service", f"no service with slug '{r['service']}'")
+                        if t != "funnel"
+                        else ("unknown_step", f"journey '{r['journey']}' has no step '{r['step']}'")
+                    )
+                    refused.append((-1, _as_record(t, r), *what))
+            rebuilt = type_batch(t, [(r["key"], r) for r in known])
+            rebuilt.in_batch_duplicates = batches[t].in_batch_duplicates
+            batches[t] = rebuilt
+        return refused
+
+    def _auto_register(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         from juncture.access import service as access_service
         from juncture.access.schemas import TeamCreate
         from juncture.catalog import service as catalog_service
@@ -253,13 +498,13 @@ class Ingestor:
         needed_services = {
             row["service"]
             for t in ("metric", "deploy")
-            for _, row in by_type.get(t, [])
-            if row.get("service_id") is None
+            for row in rows.get(t, [])
+            if row["service_id"] is None
         }
         needed_steps = {
             (row["journey"], row["step"])
-            for _, row in by_type.get("funnel", [])
-            if row.get("step_id") is None
+            for row in rows.get("funnel", [])
+            if row["step_id"] is None
         }
         if not needed_services and not needed_steps:
             return
@@ -310,173 +555,77 @@ class Ingestor:
                 continue
             self.catalog = load_catalog(self.session)
         for t in ("metric", "deploy"):
-            for _, row in by_type.get(t, []):
+            for row in rows.get(t, []):
                 row["service_id"] = self.catalog.services.get(row["service"])
-        for _, row in by_type.get("funnel", []):
+        for row in rows.get("funnel", []):
             row["journey_id"] = self.catalog.journeys.get(row["journey"])
             row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
-        for t in ("metric", "deploy", "funnel"):
-            keep = [
-                (k, r)
-                for k, r in by_type.get(t, [])
-                if r.get("service_id" if t != "funnel" else "step_id")
-            ]
-            if t in by_type:
-                by_type[t] = keep
 
-    # ------------------------------------------------------------ dedup and insert
+    # ------------------------------------------------------------ insert
 
-    def _dedup(
-        self, signal_type: str, rows: list[tuple[str, dict[str, Any]]], *, lookup: bool = True
-    ) -> tuple[list[dict[str, Any]], int]:
-        seen: set[str] = set()
-        unique: list[dict[str, Any]] = []
-        for key, row in rows:
-            if key in seen:
-                continue
-            seen.add(key)
-            unique.append(row)
-        dups_in_batch = len(rows) - len(unique)
-        if not lookup:
-            return unique, dups_in_batch
-        table = TABLES[signal_type]
-        existing: set[str] = set()
-        keys = [r["key"] for r in unique]
-        stmt = select(table.c.key).where(table.c.key.in_(bindparam("keys", expanding=True)))
-        for start in range(0, len(keys), CHUNK):
-            existing.update(
-                self.session.execute(stmt, {"keys": keys[start : start + CHUNK]}).scalars()
-            )
-        fresh = [r for r in unique if r["key"] not in existing]
-        return fresh, dups_in_batch + (len(unique) - len(fresh))
-
-    def _insert_if_all_new(
-        self, signal_type: str, rows: list[tuple[str, dict[str, Any]]]
-    ) -> tuple[list[dict[str, Any]], int] | None:
-        """SQLite fast path for the common case, a batch of keys never seen before.
-
-        Inserts the batch's unique rows with ON CONFLICT (key) DO NOTHING inside a savepoint.
-        If every row went in, no stored key collided: that is the whole answer, without the
-        key lookup. Otherwise the savepoint is rolled back and the caller takes the exact path
-        (look up keys, insert the fresh ones). Returns (inserted rows, duplicates) or None.
-        """
-        if self.dialect != "sqlite" or not rows:
-            return None
-        seen: set[str] = set()
-        unique: list[dict[str, Any]] = []
-        for key, row in rows:
-            if key not in seen:
-                seen.add(key)
-                unique.append(row)
-        # In key order: the unique key index (hashes, so spread everywhere) is then walked
-        # once from left to right instead of at random, which keeps its pages in the cache.
-        unique.sort(key=_KEY)
+    def _insert(self, signal_type: str, batch: TypeBatch) -> np.ndarray | None:
+        """Insert the rows whose keys are not stored yet; the positions inserted (None: all)."""
+        if self.dialect == "postgresql":
+            return self._insert_postgresql(signal_type, batch)
         table = TABLES[signal_type]
         columns = COLUMNS[signal_type]
+        names = ", ".join(columns)
+        marks = ", ".join("?" * len(columns))
         connection = self.session.connection()
+        # The common case, keys never seen before: insert all with ON CONFLICT (key) DO
+        # NOTHING inside a savepoint. If every row went in, no stored key collided and no
+        # lookup is needed. Otherwise roll back and insert only the keys not stored.
         connection.exec_driver_sql("SAVEPOINT juncture_ingest")
-        result = connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - constant names
-            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT (key) DO NOTHING",
-            list(map(ROW_TUPLE[signal_type], unique)),
+        done = connection.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT (key) DO NOTHING",  # noqa: S608 - constant names
+            batch.rows,
         )
-        if result.rowcount == len(unique):
+        if done.rowcount == len(batch.rows):
             connection.exec_driver_sql("RELEASE SAVEPOINT juncture_ingest")
-            return unique, len(rows) - len(unique)
+            return None
         connection.exec_driver_sql("ROLLBACK TO SAVEPOINT juncture_ingest")
         connection.exec_driver_sql("RELEASE SAVEPOINT juncture_ingest")
-        return None
+        stored: set[str] = set()
+        stmt = select(table.c.key).where(table.c.key.in_(bindparam("keys", expanding=True)))
+        for start in range(0, len(batch.keys), CHUNK):
+            stored.update(
+                self.session.execute(stmt, {"keys": batch.keys[start : start + CHUNK]}).scalars()
+            )
+        picked = np.array(
+            [i for i, key in enumerate(batch.keys) if key not in stored], dtype=np.int64
+        )
+        if len(picked):
+            # Single writer (BEGIN IMMEDIATE): the keys checked cannot appear meanwhile.
+            connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608 - constant names
+                [batch.rows[i] for i in picked.tolist()],
+            )
+        return picked
 
-    def _insert(self, signal_type: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not rows:
-            return []
+    def _insert_postgresql(self, signal_type: str, batch: TypeBatch) -> np.ndarray | None:
+        # Another transaction may insert the same key concurrently; keep only ours. The rows
+        # are copied into a temporary staging table (COPY: no statement text to build or
+        # parse per row), then inserted from it in key order, one lock order for every
+        # writer, with ON CONFLICT DO NOTHING: stored keys come back as not inserted.
         table = TABLES[signal_type]
-        columns = COLUMNS[signal_type]
-        if self.dialect == "sqlite":
-            # Single writer (BEGIN IMMEDIATE): the keys checked above cannot appear meanwhile.
-            marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - constant names
-            self.session.connection().exec_driver_sql(sql, list(map(ROW_TUPLE[signal_type], rows)))
-            return rows
-        # PostgreSQL: another transaction may insert the same key concurrently; keep only ours.
-        # The rows are copied into a temporary staging table (COPY: no statement text to
-        # build or parse per row), then inserted from it in key order, one lock order for
-        # every writer.
-        names = ", ".join(columns)
+        names = ", ".join(COLUMNS[signal_type])
         stage = f"juncture_stage_{table.name}"
         cursor = _pg_cursor(self.session)
         cursor.execute(_PG_STAGE.format(stage=stage, names=names, table=table.name))
         with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
             write = copy.write_row
-            for values in map(ROW_TUPLE[signal_type], rows):
+            for values in batch.rows:
                 write(values)
         cursor.execute(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY key "  # noqa: S608 - constant names
             "ON CONFLICT (key) DO NOTHING RETURNING key"
         )
         inserted = {key for (key,) in cursor.fetchall()}
-        if len(inserted) == len(rows):
-            return rows
-        return [r for r in rows if r["key"] in inserted]
+        if len(inserted) == len(batch.rows):
+            return None
+        return np.array([i for i, key in enumerate(batch.keys) if key in inserted], dtype=np.int64)
 
     # ------------------------------------------------------------ rollups
-
-    def _series_spec(self, signal_type: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        if signal_type == "metric":
-            return ("metric", row["service"], row["metric"], row["region"], None, None, ())
-        if signal_type == "funnel":
-            return (
-                "funnel",
-                f"{row['journey']}/{row['step']}",
-                "reached",
-                row["region"],
-                row["channel"],
-                row["segment"],
-                (("device", row["device"]),),
-            )
-        if signal_type == "ticket":
-            return (
-                "ticket",
-                row["team"] or "-",
-                f"ticket.{row['kind']}",
-                row["region"],
-                row["channel"],
-                row["segment"],
-                (("category", row["category"]), ("priority", row["priority"])),
-            )
-        if signal_type == "survey":
-            return (
-                "survey",
-                row["touchpoint_kind"] or "-",
-                row["kind"],
-                row["region"],
-                row["channel"],
-                row["segment"],
-                (),
-            )
-        if signal_type == "review":
-            return ("review", row["source"], "review", row["region"], None, None, ())
-        return (
-            "deploy",
-            row["service"],
-            "deploy",
-            row["region"],
-            None,
-            None,
-            (("status", row["status"]),),
-        )
-
-    @staticmethod
-    def _value(signal_type: str, row: Mapping[str, Any]) -> float:
-        if signal_type == "metric":
-            return float(row["value"])
-        if signal_type == "funnel":
-            return float(row["value"] or 0.0)
-        if signal_type == "survey":
-            return float(row["score"])
-        if signal_type == "review":
-            return float(row["rating"] or 0.0)
-        return 1.0
 
     def _series_id(self, specs: Iterable[tuple[Any, ...]]) -> None:
         missing = [s for s in set(specs) if s not in self.series_ids]
@@ -536,32 +685,16 @@ class Ingestor:
                 self.series_ids[by_key[skey]] = sid
 
     def roll_up(self, signal_type: str, rows: list[dict[str, Any]]) -> None:
-        """Add stored rows of one type to their series' rollups (ingest and rebuild)."""
-        # The few fields a series spec depends on, read in C; the spec is built once per
-        # distinct combination rather than once per row.
-        fields = _SPEC_FIELDS[signal_type]
-        keys = list(map(operator.itemgetter(*fields), rows))
-        spec_of = {
-            key: self._series_spec(signal_type, dict(zip(fields, key, strict=True)))
-            for key in set(keys)
-        }
-        self._series_id(spec_of.values())
-        id_of = {key: self.series_ids[spec] for key, spec in spec_of.items()}
-        n = len(rows)
-        series = np.fromiter(map(id_of.__getitem__, keys), dtype=np.int64, count=n)
-        ts = np.fromiter(map(_TS_MS, rows), dtype=np.int64, count=n)
-        # The same values as ``_value``, read in C where the type allows.
-        if signal_type == "metric":
-            values = np.fromiter(map(_VALUE, rows), dtype=np.float64, count=n)
-        elif signal_type == "funnel":
-            values = np.fromiter((v or 0.0 for v in map(_VALUE, rows)), dtype=np.float64, count=n)
-        elif signal_type in ("ticket", "deploy"):
-            values = np.ones(n, dtype=np.float64)
-        else:
-            values = np.fromiter(
-                (self._value(signal_type, r) for r in rows), dtype=np.float64, count=n
-            )
-        write_rollups(self.session, series, ts, values, dialect=self.dialect)
+        """Add stored rows of one type to their series' rollups (rebuild)."""
+        if rows:
+            self._roll_up(rollup_inputs(signal_type, rows))
+
+    def _roll_up(self, inputs: RollupInputs) -> None:
+        self._series_id(inputs.specs)
+        ids = np.array([self.series_ids[spec] for spec in inputs.specs], dtype=np.int64)
+        write_rollups(
+            self.session, ids[inputs.spec_index], inputs.ts, inputs.values, dialect=self.dialect
+        )
 
     # ------------------------------------------------------------ tickets
 
@@ -570,11 +703,11 @@ class Ingestor:
 
     # ------------------------------------------------------------ quarantine
 
-    def _quarantine(self, refused: list[tuple[int, Any, Refused]]) -> None:
+    def _quarantine(self, refused: list[tuple[int, Any, str, str]]) -> None:
         now = clock.now()
         table = cast(Table, Quarantined.__table__)
         rows = []
-        for _, record, exc in refused:
+        for _, record, reason, detail in refused:
             try:
                 payload = orjson.dumps(
                     record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
@@ -589,8 +722,8 @@ class Ingestor:
                     "seen_count": 1,
                     "source": self.source,
                     "signal_type": str(signal_type)[:16] if signal_type is not None else None,
-                    "reason": exc.reason,
-                    "detail": exc.detail[:2000],
+                    "reason": reason,
+                    "detail": detail[:2000],
                     "payload": payload,
                     "payload_hash": hashlib.blake2b(payload.encode(), digest_size=20).hexdigest(),
                     "resolved": None,

@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,11 +27,14 @@ from juncture.signals.ingest import (
     IngestConfig,
     Ingestor,
     IngestResult,
+    Prepared,
     _gc_paused,
     apply_event,
     fresh_ticket,
+    load_catalog,
 )
 from juncture.signals.models import Quarantined, Rollup, Series, SurveyWidget, Ticket
+from juncture.signals.pipeline import BatchSource, prepared_batches
 
 # The narrow reads other rooms use (see signals/reads.py), re-exported here.
 from juncture.signals.reads import (
@@ -91,6 +94,8 @@ from juncture.signals.reads import (
 from juncture.signals.reads import (
     tickets_created as tickets_created,  # noqa: PLC0414
 )
+from juncture.store.engine import Database
+from juncture.store.uow import Actor, unit_of_work
 
 # ---------------------------------------------------------------- ingest
 
@@ -113,7 +118,64 @@ def ingest(
 ) -> IngestResult:
     """Validate and store one batch; every record is accepted, a duplicate, or quarantined."""
     ingestor = Ingestor(session, ingest_config(settings), source=source)
-    result = ingestor.ingest(records)
+    return _audited(session, ingestor.ingest(records), source)
+
+
+def store(
+    session: Session,
+    *,
+    prepared: Prepared,
+    settings: Settings,
+    source: str,
+    series_ids: dict[tuple[Any, ...], int] | None = None,
+) -> IngestResult:
+    """Store one batch validated beforehand (``signals.pipeline``); as :func:`ingest` after it.
+
+    ``series_ids``: a series-id cache shared by the batches of one bulk load that stops at its
+    first failure (see :class:`Ingestor`).
+    """
+    ingestor = Ingestor(session, ingest_config(settings), source=source, series_ids=series_ids)
+    return _audited(session, ingestor.store(prepared), source)
+
+
+def load_batches(
+    db: Database,
+    batches: BatchSource,
+    *,
+    settings: Settings,
+    source: str,
+    actor: Actor | None = None,
+    parallel: bool | None = None,
+    within: Callable[[Session, IngestResult, Any], None] | None = None,
+    after: Callable[[IngestResult, Any], None] | None = None,
+) -> IngestResult:
+    """Store a stream of batches, each in its own transaction, validated in a worker process.
+
+    ``batches`` returns an iterator of (records, meta) and runs in the worker (see
+    ``signals.pipeline``). ``within(session, result, meta)`` runs inside each batch's
+    transaction, ``after(result, meta)`` after its commit. The first failure ends the load
+    (the batches share one series-id cache).
+    """
+    with unit_of_work(db, actor=actor, write=False) as session:
+        catalog = load_catalog(session)
+    total = IngestResult()
+    series_ids: dict[tuple[Any, ...], int] = {}
+    for prepared, meta in prepared_batches(
+        batches, config=ingest_config(settings), catalog=catalog, parallel=parallel
+    ):
+        with unit_of_work(db, actor=actor) as session:
+            result = store(
+                session, prepared=prepared, settings=settings, source=source, series_ids=series_ids
+            )
+            if within is not None:
+                within(session, result, meta)
+        total.add(result)
+        if after is not None:
+            after(result, meta)
+    return total
+
+
+def _audited(session: Session, result: IngestResult, source: str) -> IngestResult:
     if result.redactions:
         access_service.record_audit(
             session,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from juncture.access.schemas import SLUG_PATTERN
 from juncture.signals.redact import Redactor
 
 SCHEMA_VERSION = 1
@@ -260,6 +262,21 @@ def _good_name(name: str) -> bool:
 
 
 Row = dict[str, Any]
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def _registrable(slug: str, what: str, rules: Rules) -> None:
+    """An unknown service, journey or step: refused, or checked so it can be auto-registered."""
+    if not rules.auto_register:
+        raise Refused("unknown_service", f"no service with slug '{slug}'")
+    if _SLUG.match(slug) is None:
+        raise Refused(
+            "bad_name",
+            f"unknown {what} '{slug}' cannot be registered: a slug is lowercase letters, "
+            "digits and '-' (at most 63)",
+        )
+
+
 _LABEL_TYPES = (str, int, float)  # a tuple: isinstance with a union type is much slower
 
 
@@ -293,8 +310,8 @@ def _metric(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
         region = labels.get("region")
         region = str(region).lower() if region is not None else None
     service_id = cat.services.get(service)
-    if service_id is None and not rules.auto_register:
-        raise Refused("unknown_service", f"no service with slug '{service}'")
+    if service_id is None:
+        _registrable(service, "service", rules)
     return {
         "ts_ms": ts,
         "service": service,
@@ -318,10 +335,13 @@ def _funnel(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
         raise Refused("out_of_range", "'value' (order value) cannot be negative")
     journey_id = cat.journeys.get(journey)
     step_id = cat.steps.get((journey, step))
-    if (journey_id is None or step_id is None) and not rules.auto_register:
-        if journey_id is None:
-            raise Refused("unknown_journey", f"no journey with slug '{journey}'")
-        raise Refused("unknown_step", f"journey '{journey}' has no step '{step}'")
+    if journey_id is None or step_id is None:
+        if not rules.auto_register:
+            if journey_id is None:
+                raise Refused("unknown_journey", f"no journey with slug '{journey}'")
+            raise Refused("unknown_step", f"journey '{journey}' has no step '{step}'")
+        _registrable(journey, "journey", rules)
+        _registrable(step, "step", rules)
     return {
         "ts_ms": ts,
         "journey": journey,
@@ -409,8 +429,8 @@ def _deploy(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
     service = _str(r, "service", required=True)
     assert service is not None
     service_id = cat.services.get(service)
-    if service_id is None and not rules.auto_register:
-        raise Refused("unknown_service", f"no service with slug '{service}'")
+    if service_id is None:
+        _registrable(service, "service", rules)
     return {
         "ts_ms": ts,
         "service": service,

@@ -8,7 +8,7 @@ catalog and access services, then every signal goes through the same ingest path
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,7 @@ def load_into_database(
     batch_size: int = 20_000,
     on_progress: Progress | None = None,
     truth_path: Path | None = None,
+    parallel: bool | None = None,
 ) -> dict[str, Any]:
     """Ingest a world's signals into the database named by ``settings`` and keep its truth.
 
@@ -121,13 +122,16 @@ def load_into_database(
         Called with (records done, records total) after each batch.
     truth_path : Path, optional
         Where to write the ground truth JSON [default: ``<data_dir>/simulation-truth.json``].
+    parallel : bool, optional
+        Build and validate records in a worker process while this one writes
+        [default: when a second core and ``fork`` are available].
 
     Returns
     -------
     dict
         received, accepted, duplicates, quarantined, reasons.
     """
-    db = Database(settings)
+    db = Database(settings, bulk=True)
     try:
         seed_catalog(db)
         totals: dict[str, Any] = {
@@ -138,18 +142,26 @@ def load_into_database(
             "reasons": {},
         }
         done = 0
-        for batch in world.iter_records(batch_size=batch_size):
-            with unit_of_work(db) as session:
-                result = signals_service.ingest(
-                    session, records=batch, settings=settings, source="simulate"
-                )
+
+        def batches() -> Iterator[tuple[list[dict[str, Any]], int]]:
+            for batch in world.iter_records(batch_size=batch_size):
+                yield batch, len(batch)
+
+        def count(result: Any, size: int) -> None:  # an IngestResult
+            nonlocal done
             for key in ("received", "accepted", "duplicates", "quarantined"):
                 totals[key] += getattr(result, key)
             for reason, n in result.reasons.items():
                 totals["reasons"][reason] = totals["reasons"].get(reason, 0) + n
-            done += len(batch)
+            done += size
             if on_progress is not None:
                 on_progress(done, world.n_events)
+
+        # Records are built and validated in a worker process while this one writes.
+        signals_service.load_batches(
+            db, batches, settings=settings, source="simulate", parallel=parallel, after=count
+        )
+        db.checkpoint()
     finally:
         db.dispose()
     target = truth_path or Path(settings.data_dir) / "simulation-truth.json"
