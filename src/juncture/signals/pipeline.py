@@ -169,7 +169,9 @@ def prepared_batches(
     if not parallel:
         redactor = Redactor(config.redact_patterns)
         for records, meta in source():
-            yield _prepare(records, validation, redactor), meta
+            with _gc_paused():
+                prepared = _prepare(records, validation, redactor)
+            yield prepared, meta
         return
     context = multiprocessing.get_context("fork")
     out = context.Queue(maxsize=_DEPTH)
