@@ -73,7 +73,7 @@ def main(n: int, *, in_process: bool = False) -> dict[str, float]:
     raw.close()
 
     settings = Settings(database_url=f"sqlite:///{work}/juncture.db")
-    db = Database(settings, bulk=True)  # as `juncture import` opens it
+    db = Database(settings, defer_checkpoints=True)  # as `juncture import` opens it
     migrate.upgrade(db)
     seed_catalog(db)
     started = time.perf_counter()

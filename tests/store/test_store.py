@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from juncture.access.models import Team
 from juncture.config import Settings
 from juncture.store import migrate
-from juncture.store.engine import Database
+from juncture.store.engine import Database, WalCheckpointer
 from juncture.store.uow import after_commit, unit_of_work
 
 
@@ -97,6 +99,40 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: obje
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 4321
     db.dispose()
+
+
+def test_deferred_checkpoints_leave_the_log_to_the_background_checkpointer(
+    tmp_path: object,
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/c.db")
+    db = Database(settings, defer_checkpoints=True)
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 65_536
+    for i in range(300):  # enough pages that a default connection would have checkpointed
+        with unit_of_work(db) as session:
+            session.add(Team(slug=f"team-{i}", name="x" * 2000, kind="ops"))
+    wal = Path(f"{tmp_path}/c.db-wal")
+    grown = wal.stat().st_size
+    assert grown > 1000 * 4096  # the commits left the log alone
+    checkpointer = WalCheckpointer(db, every=0.05, min_bytes=1)
+    busy, log, copied = checkpointer.run_once() or (1, 0, 0)
+    assert busy == 0 and log > 1000 and copied == log  # everything copied back
+    checkpointer.start()  # and the thread does the same after more writes
+    with unit_of_work(db) as session:
+        session.add(Team(slug="late", name="late", kind="ops"))
+    deadline = time.monotonic() + 10
+    while checkpointer.checkpoints < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    checkpointer.stop()
+    assert checkpointer.checkpoints >= 3
+    with unit_of_work(db, write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Team)) == 301
+    db.dispose()
+    plain = Database(settings)
+    with plain.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    plain.dispose()
 
 
 def test_postgres_urls_are_pinned_to_psycopg3() -> None:

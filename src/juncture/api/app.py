@@ -27,7 +27,7 @@ from juncture.kpis.okr_api import router as okr_router
 from juncture.kpis.overview_api import router as overview_router
 from juncture.signals.api import router as signals_router
 from juncture.store import migrate
-from juncture.store.engine import Database
+from juncture.store.engine import Database, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     """Build the application; nothing is created at import time, all hangs off ``app.state``."""
     settings = settings or Settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    database = db or Database(settings)
+    # The server's own SQLite connections leave checkpoints to a background thread.
+    database = db or Database(settings, defer_checkpoints=True)
     metrics = Metrics()
     metrics.info.labels(version=__version__).set(1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_schema(database, settings)
+        checkpointer = WalCheckpointer(database)
+        checkpointer.start()
         runner: JobRunner | None = None
         if settings.run_jobs:
             runner = JobRunner(
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         finally:
             if runner is not None:
                 runner.stop()
+            checkpointer.stop()
             if db is None:
                 database.dispose()
 

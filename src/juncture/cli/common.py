@@ -38,12 +38,12 @@ def settings() -> Settings:
 _opened: list[Database] = []
 
 
-def database(*, bulk: bool = False) -> Database:
+def database(*, defer_checkpoints: bool = False) -> Database:
     """The configured database; closed again when the command ends (see handle_errors).
 
-    ``bulk`` for commands that write many batches in a row (see ``Database``).
+    ``defer_checkpoints`` for commands that write many batches in a row (see ``Database``).
     """
-    db = Database(settings(), bulk=bulk)
+    db = Database(settings(), defer_checkpoints=defer_checkpoints)
     _opened.append(db)
     return db
 

@@ -50,7 +50,7 @@ def import_command(
         if not path.is_file():
             raise Invalid(f"{path}: no such file")
     cfg = settings()
-    db = database(bulk=True)
+    db = database(defer_checkpoints=True)
     summaries = []
     totals = {"received": 0, "accepted": 0, "duplicates": 0, "quarantined": 0}
     reasons: dict[str, int] = {}

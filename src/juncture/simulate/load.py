@@ -131,7 +131,7 @@ def load_into_database(
     dict
         received, accepted, duplicates, quarantined, reasons.
     """
-    db = Database(settings, bulk=True)
+    db = Database(settings, defer_checkpoints=True)
     try:
         seed_catalog(db)
         totals: dict[str, Any] = {
