@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -607,3 +608,23 @@ def test_ops_scale_floor_latency_and_error_rate() -> None:
     # Without request counts only the relative floor applies; a larger scale is kept.
     bare = al.ops_scale_floor(rates, rates, [0.0, 0.0, 0.5], kind="error_rate", window=2)
     np.testing.assert_allclose(bare, [2.5e-5, 0.0025, 0.5])
+
+
+def test_gaps_in_the_customer_side_do_not_keep_a_finding_open() -> None:
+    """A step with a few sessions a minute has missing points (NaN) between normal ones all
+    night: they neither clear nor break the clearing run, so the finding closes after ten
+    normal points even when a gap falls between every two of them."""
+    customer, ops = _sides(length=20)
+    drop = np.asarray(customer.values).copy()
+    after = np.arange(drop.size) >= 324  # the bad stretch is 304-323
+    drop[after & (np.arange(drop.size) % 2 == 1)] = np.nan  # every other point missing
+    gappy = replace(customer, values=drop)
+    (f,) = al.customer_impact(gappy, ops)
+    assert not f.ongoing
+    assert f.closed_at is not None
+    # ten known normal points after the bad stretch: some twenty minutes with the gaps (noise
+    # may interrupt the run); before gaps were skipped it stayed open to the end
+    assert _at(340) <= f.closed_at <= _at(380)
+    # with no gaps it closes ten minutes after the bad stretch, as before
+    (g,) = al.customer_impact(customer, ops)
+    assert g.closed_at is not None and g.closed_at < f.closed_at

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -327,3 +328,177 @@ def test_customer_impact_finding_goes_stale_when_customers_stop_arriving(db: Dat
     # sessions stop at T0+20, so the 10-minute windows are abnormal until about T0+29 and
     # missing after; more than an hour after that the finding is stale: not firing
     assert evaluate_at(db, T0 + timedelta(minutes=100))["firing"] == 0
+
+
+# ---------------------------------------------------------------- reporting interval
+
+
+def _ops(db: Database, end: datetime) -> list[evaluate._OpsSide]:
+    start = end - timedelta(hours=8)
+    grid = evaluate.Grid(int(start.timestamp() * 1000), 8 * 60)
+    with unit_of_work(db) as session:
+        return evaluate._ops_sides(session, grid, ["checkout"], "eu")
+
+
+@pytest.mark.parametrize("every", [1, 10])
+def test_ops_baseline_spans_six_hours_at_the_native_grain(db: Database, every: int) -> None:
+    """A latency plateau of an hour stays a deviation whether the service reports every
+    minute or every 10 minutes: the baseline covers 6 hours of readings, not 36 readings
+    (36 minutes at a 1-minute grain, which the plateau would fill)."""
+    company(db)
+    end = T0 + timedelta(hours=1)
+    start = end - timedelta(hours=8)
+    base = noisy(200.0, 8.0)
+    rows = latency(
+        start, 8 * 60, lambda i, at: base(i, at) + (200.0 if at >= T0 else 0.0), "checkout"
+    )
+    ingest(db, rows[::every], at=end)
+    (ops,) = _ops(db, end)
+    assert ops.step == every
+    expected = np.asarray(ops.side.expected, dtype=np.float64)
+    scale = np.asarray(ops.side.scale, dtype=np.float64)
+    values = np.asarray(ops.side.values, dtype=np.float64)
+    # The last minute: an hour into the plateau, still measured against the level before it.
+    assert expected[-1] == pytest.approx(200.0, abs=10.0)
+    assert (values[-1] - expected[-1]) / scale[-1] > 8.0
+
+
+def test_native_step_is_the_median_gap_between_readings() -> None:
+    assert evaluate.native_step(np.arange(0, 600, 10)) == 10
+    assert evaluate.native_step(np.arange(600)) == 1
+    # a few missing readings do not change the interval
+    assert evaluate.native_step(np.delete(np.arange(600), [5, 6, 7, 100])) == 1
+    assert evaluate.native_step(np.array([3])) == 1
+
+
+def _impact_world_every(db: Database, every: int, spike_minutes: int, ops_points: int) -> None:
+    """Latency jumps at T0 for ``spike_minutes`` and customers drop off from T0 + 3 min,
+    with latency reported every ``every`` minutes."""
+    team = company(db)
+    start = T0 - timedelta(hours=4)
+    minutes = int((timedelta(hours=4) + timedelta(minutes=40)) / timedelta(minutes=1))
+    base = noisy(200.0, 8.0)
+    spike = (T0, T0 + timedelta(minutes=spike_minutes))
+
+    def lat(i: int, at: datetime) -> float:
+        return base(i, at) + (700.0 if spike[0] <= at < spike[1] else 0.0)
+
+    def drop(at: datetime) -> float:
+        return 0.6 if at >= T0 + timedelta(minutes=3) else 0.2
+
+    ingest(
+        db,
+        latency(start, minutes, lat, "checkout")[::every] + funnel(start, minutes, drop),
+        at=T0 + timedelta(hours=1),
+    )
+    make_rule(
+        db,
+        team,
+        name="Checkout customer impact",
+        kind="customer_impact",
+        severity="critical",
+        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
+        params={"min_customers": 10, "max_lag_minutes": 30, "ops_points": ops_points},
+    )
+
+
+@pytest.mark.parametrize(
+    ("every", "spike_minutes", "fires"),
+    [
+        (1, 2, True),  # two 1-minute readings in a row: enough
+        (1, 1, False),  # one 1-minute reading: not enough
+        (10, 20, True),  # two 10-minute readings in a row
+        (10, 10, False),  # one 10-minute reading held for 10 minutes is still one reading
+    ],
+)
+def test_ops_points_count_readings_at_the_native_grain(
+    db: Database, every: int, spike_minutes: int, fires: bool
+) -> None:
+    _impact_world_every(db, every, spike_minutes, ops_points=2)
+    for minute in range(4, 31):
+        evaluate_at(db, T0 + timedelta(minutes=minute))
+    alerts = _alerts(db)
+    assert bool(alerts) is fires
+    if fires:
+        (alert,) = alerts
+        (ops,) = [o for o in alert.evidence["ops"] if o["series"] == "checkout latency_p95_ms eu"]
+        assert abs(datetime.fromisoformat(ops["onset"]) - T0) <= timedelta(minutes=1)
+
+
+def _metric(
+    start: datetime, minutes: int, metric: str, value: Callable[[int, datetime], float]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "metric",
+            "ts": iso(start + timedelta(minutes=i, seconds=10)),
+            "service": "checkout",
+            "metric": metric,
+            "value": value(i, start + timedelta(minutes=i)),
+            "unit": "count" if metric == "requests" else "ratio",
+            "labels": {"region": "eu"},
+        }
+        for i in range(minutes)
+    ]
+
+
+@pytest.mark.parametrize(("error_window", "fires"), [(1, False), (5, True)])
+def test_error_rate_of_a_quiet_service_is_pooled_over_minutes(
+    db: Database, error_window: int, fires: bool
+) -> None:
+    """Six requests a minute: one error is already a rate of 17%, so a per-minute error rate
+    cannot move by 8 scales even when 40% of requests fail; pooled over 5 minutes of requests
+    (errors over requests) the same fault stands out."""
+    team = company(db)
+    start = T0 - timedelta(hours=4)
+    minutes = 4 * 60 + 40
+    rng = np.random.default_rng(11)
+    errors = [
+        int(rng.binomial(6, 0.4 if start + timedelta(minutes=i) >= T0 else 0.003))
+        for i in range(minutes)
+    ]
+
+    def drop(at: datetime) -> float:
+        return 0.6 if at >= T0 + timedelta(minutes=3) else 0.2
+
+    ingest(
+        db,
+        _metric(start, minutes, "requests", lambda _i, _at: 6.0)
+        + _metric(start, minutes, "error_rate", lambda i, _at: round(errors[i] / 6, 5))
+        + funnel(start, minutes, drop),
+        at=T0 + timedelta(hours=1),
+    )
+    make_rule(
+        db,
+        team,
+        name="Checkout customer impact",
+        kind="customer_impact",
+        severity="critical",
+        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
+        params={
+            "min_customers": 10,
+            "max_lag_minutes": 30,
+            "error_window_minutes": error_window,
+        },
+    )
+    for minute in range(4, 21):
+        evaluate_at(db, T0 + timedelta(minutes=minute))
+    alerts = _alerts(db)
+    assert bool(alerts) is fires
+    if fires:
+        (alert,) = alerts
+        (ops,) = [o for o in alert.evidence["ops"] if o["series"] == "checkout error_rate eu"]
+        assert T0 <= datetime.fromisoformat(ops["onset"]) <= T0 + timedelta(minutes=5)
+
+
+def test_pool_errors_is_errors_over_requests() -> None:
+    rates = np.array([0.0, 0.5, 0.0, 1.0])
+    requests = np.array([10.0, 2.0, 4.0, 1.0])
+    pooled, req = evaluate._pool_errors(rates, requests, 2)
+    assert pooled == pytest.approx([0.0, 1 / 12, 1 / 6, 1 / 5])
+    assert req is not None
+    assert req == pytest.approx([10.0, 12.0, 6.0, 5.0])
+    # without requests: the mean rate
+    mean, none = evaluate._pool_errors(rates, None, 2)
+    assert none is None
+    assert mean == pytest.approx([0.0, 0.25, 0.25, 0.5])

@@ -972,6 +972,7 @@ class ImpactParams:
         ``k_customer`` a point neither extends nor ends a finding).
     clear_points : int, default 10
         Normal points in a row that end a finding (shorter dips keep it open: flapping).
+        Missing points are skipped: they neither count nor break the run.
     cooldown : int, default 30
         After a finding ends, no new one opens on the same customer series for this long...
     reopen_ratio : float, default 2.0
@@ -1249,7 +1250,11 @@ def customer_impact(
     impact = c_dev & ops_recent
 
     # Where each normal run of clear_points completes, and the customer's recent peak.
-    clear_done = np.flatnonzero(_run_length(c_normal) >= p.clear_points)
+    # Counted over known points only: a gap neither clears a finding nor breaks a clearing
+    # run (a step with a few sessions a minute has gaps all night, and a finding that
+    # could only close on an unbroken run of known points stayed open for days).
+    known = np.flatnonzero(np.isfinite(zc))
+    clear_done = known[_run_length(c_normal[known]) >= p.clear_points]
     recent_peak = _trailing_max(zc, p.m_customer)
     candidates = np.flatnonzero(impact)
 

@@ -48,10 +48,13 @@ OPS_METRICS = ("latency_p95_ms", "error_rate")
 #: Trailing points of the quick causal baseline of the customer-impact sides (other than a
 #: funnel drop-off, whose baseline is the ratio over ``baseline_hours``).
 BASELINE_WINDOW = 60
-#: Trailing readings of the operational baselines (6 hours of 10-minute readings), and the
-#: history read before the evaluated window for them.
-OPS_BASELINE_READINGS = 36
+#: History of the operational baselines, read before the evaluated window: their trailing
+#: median and MAD span this much time at the series' native grain (36 readings every 10
+#: minutes, 360 readings every minute).
 OPS_HISTORY = timedelta(hours=6)
+#: Readings an operational baseline needs before it is known (half of 6 h of 10-minute
+#: readings; 18 minutes of history when the series reports every minute).
+OPS_BASELINE_MIN_READINGS = 18
 #: A customer-impact finding whose customer side has not been abnormal for this long no
 #: longer fires, though the rule still calls it ongoing (a step with too few sessions at
 #: night has only missing points, which never clear it).
@@ -520,6 +523,52 @@ def _customer_sides(
     return [_Customer(side, services, services, journeys, False, region)]
 
 
+def native_step(positions: npt.NDArray[np.int64]) -> int:
+    """The reporting interval of a series, in minutes: the median gap between the minutes
+    that hold a reading (1 with fewer than two readings). Services scraped every 15-60 s
+    give 1; the simulator's default scenario gives 10."""
+    if positions.size < 2:
+        return 1
+    return max(round(float(np.median(np.diff(positions)))), 1)
+
+
+@dataclass(frozen=True)
+class _OpsSide:
+    side: alerting.SideSeries
+    step: int  # native reporting interval, minutes
+
+
+def _ops_points(ops_points: int, sides: Sequence[_OpsSide]) -> int:
+    """Minute points of the held series that span ``ops_points`` readings in a row: the
+    current reading's first minute and every minute of the ``ops_points - 1`` before it
+    (readings every ``step`` minutes, the coarsest of ``sides``)."""
+    step = max((o.step for o in sides), default=1)
+    return (ops_points - 1) * step + 1
+
+
+def _pool_errors(
+    rates: FloatArray, requests: FloatArray | None, pool: int
+) -> tuple[FloatArray, FloatArray | None]:
+    """Error rate over the last ``pool`` readings (and their requests): errors over requests
+    where the requests are known, the mean rate otherwise."""
+    mean = _window_sum(np.nan_to_num(rates), pool) / _window_sum(np.isfinite(rates) * 1.0, pool)
+    if requests is None:
+        return mean, None
+    known = np.isfinite(requests)
+    req = _window_sum(np.where(known, requests, 0.0), pool)
+    errors = _window_sum(np.where(known, np.nan_to_num(rates) * requests, 0.0), pool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.where(req > 0, errors / req, mean)
+    return pooled, np.where(req > 0, req, np.nan)
+
+
+def _window_sum(x: FloatArray, w: int) -> FloatArray:
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    hi = np.arange(1, x.size + 1)
+    out: FloatArray = c[hi] - c[np.maximum(hi - w, 0)]
+    return out
+
+
 def _ops_side(
     name: str,
     grid: Grid,
@@ -529,45 +578,69 @@ def _ops_side(
     metric: str,
     service_slug: str,
     region: str | None,
-) -> alerting.SideSeries:
+    error_window_minutes: int = 1,
+) -> _OpsSide:
     """An operational series at the minute grain, its baseline over the previous readings and
     the scale floors of :func:`~juncture.analytics.alerting.ops_scale_floor`; each reading
-    (and its baseline) holds over the minutes until the next one."""
+    (and its baseline) holds over the minutes until the next one. The baseline covers
+    :data:`OPS_HISTORY` at the series' native reporting interval (:func:`native_step`), and
+    a reading is taken as known from the minute it is stamped with (a scraped gauge; a
+    bucket stamped with its start would be seen up to one interval early). An error rate
+    reported more often than ``error_window_minutes`` is pooled over that many minutes of
+    readings: errors over requests, as Prometheus' ``rate(errors[5m]) / rate(requests[5m])``
+    (a service with a few requests a minute has no usable per-minute error rate)."""
     mean = sums.mean()
     at = np.flatnonzero(np.isfinite(mean))
     readings = mean[at]
-    expected_r, scale_r = alerting.trailing_baseline(readings, OPS_BASELINE_READINGS)
+    step = native_step(at)
+    # The baseline spans OPS_HISTORY whatever the reporting interval.
+    window = max(int(OPS_HISTORY / MINUTE) // step, 1)
     req = None
     if requests is not None:
         req = requests.total[at]
         req = np.where(requests.count[at] > 0, req, np.nan)
+    pool = max(error_window_minutes // step, 1)
+    if metric == "error_rate" and pool > 1:
+        readings, req = _pool_errors(readings, req, pool)
+        mean = np.full(grid.n, np.nan)
+        mean[at] = readings
+    expected_r, scale_r = alerting.trailing_baseline(
+        readings, window, min_points=min(OPS_BASELINE_MIN_READINGS, window)
+    )
     scale_r = alerting.ops_scale_floor(
         readings,
         expected_r,
         scale_r,
         kind="error_rate" if metric == "error_rate" else "latency",
-        window=OPS_BASELINE_READINGS,
+        window=window,
         requests=req,
     )
     expected = np.full(grid.n, np.nan)
     scale = np.full(grid.n, np.nan)
     expected[at] = expected_r
     scale[at] = scale_r
-    return alerting.SideSeries(
+    hold = max(HOLD_MINUTES, step)
+    side = alerting.SideSeries(
         name=name,
         timestamps=grid.minutes(),
-        values=_hold(mean),
-        expected=_hold(expected),
-        scale=_hold(scale),
+        values=_hold(mean, hold),
+        expected=_hold(expected, hold),
+        scale=_hold(scale, hold),
         direction="up",
         service=service_slug,
         region=region,
     )
+    return _OpsSide(side, step)
 
 
 def _ops_sides(
-    session: Any, grid: Grid, services: Sequence[str], region: str | None
-) -> list[alerting.SideSeries]:
+    session: Any,
+    grid: Grid,
+    services: Sequence[str],
+    region: str | None,
+    *,
+    error_window_minutes: int = 1,
+) -> list[_OpsSide]:
     sides = []
     filters = {"region": region} if region else {}
     requests = _minute_sums(
@@ -599,6 +672,7 @@ def _ops_sides(
                     metric=metric,
                     service_slug=slug,
                     region=region,
+                    error_window_minutes=error_window_minutes,
                 )
             )
     return sides
@@ -691,6 +765,8 @@ def _impact_verdict(
     ops_grid = Grid(grid.start_ms - ops_history * MINUTE_MS, grid.n + ops_history)
     impact = alerting.ImpactParams(
         k_customer=params.k_customer,
+        n_customer=params.customer_points,
+        m_customer=params.customer_of_points,
         k_ops=params.k_ops,
         n_ops=params.ops_points,
         m_ops=params.ops_points,
@@ -698,13 +774,26 @@ def _impact_verdict(
         lead=params.max_lag_minutes,
     )
     customers = _customer_sides(session, grid, long_grid, target, settings, params)
-    ops_cache: dict[tuple[tuple[str, ...], str | None], list[alerting.SideSeries]] = {}
+    ops_cache: dict[tuple[tuple[str, ...], str | None], list[_OpsSide]] = {}
     firing: list[tuple[alerting.ImpactFinding, _Customer]] = []
     for customer in customers:
         key = (tuple(customer.watched), customer.region or target.filters.get("region"))
         if key not in ops_cache:
-            ops_cache[key] = _ops_sides(session, ops_grid, customer.watched, key[1])
-        findings = alerting.customer_impact(customer.side, ops_cache[key], params=impact)
+            ops_cache[key] = _ops_sides(
+                session,
+                ops_grid,
+                customer.watched,
+                key[1],
+                error_window_minutes=params.error_window_minutes,
+            )
+        ops = ops_cache[key]
+        # ops_points counts readings: minutes of the held series at the native grain.
+        points = _ops_points(params.ops_points, ops)
+        findings = alerting.customer_impact(
+            customer.side,
+            [o.side for o in ops],
+            params=replace(impact, n_ops=points, m_ops=points),
+        )
         last = findings[-1] if findings else None
         now_minute = grid.at(grid.n - 1)
         if last is not None and last.ongoing and now_minute - last.end <= STALE_IMPACT:
