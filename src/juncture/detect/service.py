@@ -17,11 +17,9 @@ from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
-from sqlalchemy import Select, exists, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from juncture.access import service as access_service
 from juncture.detect import channels as channels_mod
@@ -59,6 +57,7 @@ from juncture.detect.schemas import (
 from juncture.kit import clock
 from juncture.kit.errors import Conflict, Invalid, NotFound
 from juncture.store.base import Base
+from juncture.store.queries import json_list_contains
 from juncture.store.uow import current_actor
 
 M = TypeVar("M", bound=Base)
@@ -684,13 +683,6 @@ def due_escalations(session: Session, *, now: datetime | None = None) -> Sequenc
     ).all()
 
 
-def _json_list_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
-    if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(column, JSONB).contains([value])
-    items = func.json_each(column).table_valued("value")
-    return exists(select(1).select_from(items).where(items.c.value == value))
-
-
 def _alert_filters(
     session: Session,
     query: Select[Any],
@@ -716,9 +708,9 @@ def _alert_filters(
     if group_key is not None:
         query = query.where(Alert.group_key == group_key)
     if service is not None:
-        query = query.where(_json_list_contains(session, Alert.services, service))
+        query = query.where(json_list_contains(session, Alert.services, service))
     if journey is not None:
-        query = query.where(_json_list_contains(session, Alert.journeys, journey))
+        query = query.where(json_list_contains(session, Alert.journeys, journey))
     return query
 
 

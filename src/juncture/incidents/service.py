@@ -10,10 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from juncture.access import service as access_service
 from juncture.catalog import service as catalog_service
@@ -67,6 +65,7 @@ from juncture.incidents.schemas import (
 from juncture.incidents.severity import TierRule, more_severe
 from juncture.kit.errors import Conflict, Invalid, NotFound
 from juncture.signals import service as signals_service
+from juncture.store.queries import json_list_contains
 
 #: Alert severity → incident severity when declaring from an alert.
 ALERT_SEVERITY_MAP = {"critical": Sev.SEV1, "high": Sev.SEV2, "warning": Sev.SEV3, "info": Sev.SEV4}
@@ -86,13 +85,6 @@ _STAMPS = {
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _json_list_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
-    if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(column, JSONB).contains([value])
-    items = func.json_each(column).table_valued("value")
-    return exists(select(1).select_from(items).where(items.c.value == value))
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:
@@ -933,7 +925,7 @@ def _incident_filters(
     if severity is not None:
         query = query.where(Incident.severity == Sev(severity).value)
     if service is not None:
-        query = query.where(_json_list_contains(session, Incident.services, service))
+        query = query.where(json_list_contains(session, Incident.services, service))
     if since is not None:
         query = query.where(Incident.declared_at >= aware(since))
     if until is not None:

@@ -92,7 +92,7 @@ def alerts_page(
     return render(request, "alerts.html", ctx)
 
 
-def _detail(
+def render_alert(
     request: Request,
     session: Session,
     alert_id: int,
@@ -117,14 +117,16 @@ def _detail(
 
 @router.get("/alerts/{alert_id}")
 def alert_page(request: Request, alert_id: int, session: SessionDep, actor: PageReader) -> Response:
-    return _detail(request, session, alert_id)
+    return render_alert(request, session, alert_id)
 
 
 def _act(request: Request, session: Session, alert_id: int, action: str) -> Response:
     try:
         ACTIONS[action](session, alert_id=alert_id)
     except Conflict as exc:
-        return _detail(request, session, alert_id, error=exc.detail, status_code=exc.status_code)
+        return render_alert(
+            request, session, alert_id, error=exc.detail, status_code=exc.status_code
+        )
     return RedirectResponse(f"/alerts/{alert_id}?done={action}", status_code=303)
 
 

@@ -35,7 +35,7 @@ from juncture.incidents.schemas import (
 from juncture.kit import clock
 from juncture.kit.errors import Invalid, JunctureError
 from juncture.web.forms import attempt, parse
-from juncture.web.kpis import _line
+from juncture.web.kpis import svg_line
 from juncture.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -139,8 +139,8 @@ def impact_charts(series: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "title": title,
                 "width": width,
                 "height": height,
-                "line": _line([(x(i), y(v)) for i, v in enumerate(values)]),
-                "expected": _line(
+                "line": svg_line([(x(i), y(v)) for i, v in enumerate(values)]),
+                "expected": svg_line(
                     [(x(i), y(float(b))) for i, b in enumerate(base) if b is not None]
                 ),
                 "max": top_value,
@@ -288,9 +288,11 @@ def alert_declare(
             created = incidents.declare_from_alert(session, alert_id=alert_id)
             incidents.impact.refresh_impact(session, incident_id=created.id)
     except JunctureError as exc:
-        from juncture.web.alerts import _detail
+        from juncture.web.alerts import render_alert
 
-        return _detail(request, session, alert_id, error=exc.detail, status_code=exc.status_code)
+        return render_alert(
+            request, session, alert_id, error=exc.detail, status_code=exc.status_code
+        )
     return _see_other(f"/incidents/{created.id}?done=declared")
 
 

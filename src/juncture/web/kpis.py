@@ -122,7 +122,8 @@ def _bands(pairs: Sequence[tuple[float, float | None, float | None]]) -> str:
     return " ".join(paths)
 
 
-def _line(pairs: Sequence[tuple[float, float | None]]) -> str:
+def svg_line(pairs: Sequence[tuple[float, float | None]]) -> str:
+    """An SVG path through (x, y) points; a None y lifts the pen (a gap in the line)."""
     out = []
     pen_down = False
     for x, y in pairs:
@@ -160,7 +161,7 @@ def sparkline(points: Sequence[Any], width: int = 120, height: int = 32) -> Spar
     def x(i: int) -> float:
         return 2.0 + (width - 4.0) * (i / (n - 1) if n > 1 else 0.5)
 
-    line = _line([(x(i), y(v)) for i, v in enumerate(values)])
+    line = svg_line([(x(i), y(v)) for i, v in enumerate(values)])
     band = _bands(
         [
             (x(i), y(getattr(p, "lower", None)), y(getattr(p, "upper", None)))
@@ -233,10 +234,10 @@ def chart(
         right,
         top,
         bottom,
-        line=_line([(xx, y(p.value)) for xx, p in zip(xs, points, strict=True)]),
+        line=svg_line([(xx, y(p.value)) for xx, p in zip(xs, points, strict=True)]),
         interval=_bands([(xx, y(p.low), y(p.high)) for xx, p in zip(xs, points, strict=True)]),
         baseline=_bands([(xx, y(p.lower), y(p.upper)) for xx, p in zip(xs, points, strict=True)]),
-        expected=_line([(xx, y(p.expected)) for xx, p in zip(xs, points, strict=True)]),
+        expected=svg_line([(xx, y(p.expected)) for xx, p in zip(xs, points, strict=True)]),
         ticks_y=ticks_y,
         ticks_x=ticks_x,
         markers=[(round(x(m), 1), label) for m, label in markers],
