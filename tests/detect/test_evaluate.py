@@ -168,6 +168,11 @@ def _impact_world(
         latency(start, minutes, lat, "checkout") + sessions,
         at=start + HISTORY + timedelta(hours=1),
     )
+    return _checkout_impact_rule(db, team)
+
+
+def _checkout_impact_rule(db: Database, team: int, **params: Any) -> int:
+    """The customer-impact rule on the checkout step (at least 10 customers, 30-minute lag)."""
     return make_rule(
         db,
         team,
@@ -175,7 +180,7 @@ def _impact_world(
         kind="customer_impact",
         severity="critical",
         target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
-        params={"min_customers": 10, "max_lag_minutes": 30},
+        params={"min_customers": 10, "max_lag_minutes": 30, **params},
     )
 
 
@@ -391,15 +396,7 @@ def _impact_world_every(db: Database, every: int, spike_minutes: int, ops_points
         latency(start, minutes, lat, "checkout")[::every] + funnel(start, minutes, drop),
         at=T0 + timedelta(hours=1),
     )
-    make_rule(
-        db,
-        team,
-        name="Checkout customer impact",
-        kind="customer_impact",
-        severity="critical",
-        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
-        params={"min_customers": 10, "max_lag_minutes": 30, "ops_points": ops_points},
-    )
+    _checkout_impact_rule(db, team, ops_points=ops_points)
 
 
 @pytest.mark.parametrize(
@@ -468,19 +465,7 @@ def test_error_rate_of_a_quiet_service_is_pooled_over_minutes(
         + funnel(start, minutes, drop),
         at=T0 + timedelta(hours=1),
     )
-    make_rule(
-        db,
-        team,
-        name="Checkout customer impact",
-        kind="customer_impact",
-        severity="critical",
-        target={"signal_type": "funnel", "metric": "reached", "subject": "purchase/checkout"},
-        params={
-            "min_customers": 10,
-            "max_lag_minutes": 30,
-            "error_window_minutes": error_window,
-        },
-    )
+    _checkout_impact_rule(db, team, error_window_minutes=error_window)
     for minute in range(4, 21):
         evaluate_at(db, T0 + timedelta(minutes=minute))
     alerts = _alerts(db)
