@@ -139,6 +139,16 @@ def test_impact_within_ten_percent_of_truth(world: World, db: Database, loaded: 
             # exposed customers wrote more negative tickets and answered CSAT worse
             sent = impact["sentiment"]
             assert sent["exposed"]["mean"] < sent["unexposed"]["mean"]
+            # survey scores carry their intervals (kpimath: Wilson for CSAT, adjusted Wald NPS)
+            answered = 0
+            for group in ("exposed", "unexposed"):
+                su = impact["surveys"][group]
+                answered += su["csat_n"] + su["nps_n"]
+                if su["csat_n"]:
+                    assert 0 <= su["csat_low"] <= su["csat"] <= su["csat_high"] <= 100
+                if su["nps_n"]:
+                    assert -100 <= su["nps_low"] < su["nps_high"] <= 100
+            assert answered > 0
             assert impact["tickets"]["surge_ratio"] > 1.5
             assert "purchase" in impact["journeys"]
             assert len(impact["series"]) >= 16

@@ -51,6 +51,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from juncture.analytics import kpimath
 from juncture.catalog import service as catalog_service
 from juncture.incidents import severity
 from juncture.incidents.common import aware, get_incident_or_raise, record_timeline
@@ -462,14 +463,21 @@ def measure(
         mine = [a for a in answers if (a.customer_id in exposed_customers) == (group == "exposed")]
         csat = [a.score for a in mine if a.kind == "csat"]
         nps = [a.score for a in mine if a.kind == "nps"]
-        surveys[group] = {
-            "csat_n": len(csat),
-            "csat": None if not csat else round(100 * sum(x >= 4 for x in csat) / len(csat), 1),
-            "nps_n": len(nps),
-            "nps": None
-            if not nps
-            else round(100 * (sum(x >= 9 for x in nps) - sum(x <= 6 for x in nps)) / len(nps), 1),
-        }
+        surveys[group] = {"csat_n": len(csat), "csat": None, "nps_n": len(nps), "nps": None}
+        if csat:  # top-2-box share in percent, with its Wilson interval
+            c = kpimath.csat(kpimath.histogram(csat, 1, 5))
+            surveys[group] |= {
+                "csat": round(100 * c.value, 1),
+                "csat_low": round(100 * c.low, 1),
+                "csat_high": round(100 * c.high, 1),
+            }
+        if nps:  # adjusted Wald: these groups are often a handful of answers
+            net = kpimath.nps(kpimath.histogram(nps, 0, 10), method="adjusted_wald")
+            surveys[group] |= {
+                "nps": round(net.value, 1),
+                "nps_low": round(net.low, 1),
+                "nps_high": round(net.high, 1),
+            }
 
     # ---- chart series
     series: list[dict[str, Any]] = []
