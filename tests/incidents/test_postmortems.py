@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
 from juncture.incidents import postmortems as pms
+from juncture.incidents import service as incident_service
 from juncture.incidents.common import record_timeline, timeline
+from juncture.incidents.enums import Status
 from juncture.incidents.models import Incident, RootCauseCategory
 from juncture.kit.errors import Conflict, Invalid
 from juncture.store.engine import Database
@@ -127,16 +130,12 @@ def test_publish_marks_incident_reviewed_and_freezes_it(db: Database) -> None:
     incident_id = _resolved(db)
     pm_id = _create(db, incident_id)
     with unit_of_work(db, actor=ALICE) as session:
-        pms.update_postmortem(
+        _complete(
             session,
-            postmortem_id=pm_id,
-            summary="Deploy broke payments",
+            pm_id,
             customer_experience="Customers saw a spinner, then an error; 140 extra tickets.",
             customer_experience_by="carol (CX lead)",
             lessons="Canary checkout deploys",
-        )
-        pms.add_factor(
-            session, postmortem_id=pm_id, category="change.deploy", description="bad config"
         )
         with pytest.raises(Conflict):
             pms.publish_postmortem(session, postmortem_id=pm_id)
@@ -158,21 +157,20 @@ def test_publish_marks_incident_reviewed_and_freezes_it(db: Database) -> None:
         assert pms.list_postmortems(session, state="draft") == []
 
 
+def _complete(session: Any, pm_id: int, **fields: str) -> None:
+    """Fill what submitting needs: a summary, the customer experience, a contributing factor."""
+    pms.update_postmortem(session, postmortem_id=pm_id, summary="Deploy broke payments", **fields)
+    pms.add_factor(session, postmortem_id=pm_id, category="change.deploy", description="bad config")
+
+
 def test_a_reopened_incident_is_not_marked_reviewed(db: Database) -> None:
     incident_id = _resolved(db)
     pm_id = _create(db, incident_id)
     with unit_of_work(db, actor=ALICE) as session:
-        pms.update_postmortem(
-            session,
-            postmortem_id=pm_id,
-            summary="Deploy broke payments",
-            customer_experience="Customers saw errors.",
-        )
-        pms.add_factor(session, postmortem_id=pm_id, category="change.deploy", description="x")
+        _complete(session, pm_id, customer_experience="Customers saw errors.")
         pms.submit_postmortem(session, postmortem_id=pm_id)
-        incident = session.get(Incident, incident_id)
-        assert incident is not None
-        incident.status = "investigating"  # reopened while the post-mortem was in review
+        # reopened while the post-mortem was in review
+        incident_service.transition(session, incident_id=incident_id, to=Status.INVESTIGATING)
     with unit_of_work(db, actor=BOB) as session, pytest.raises(Conflict) as exc:
         pms.publish_postmortem(session, postmortem_id=pm_id)
     assert exc.value.code == "invalid_transition"

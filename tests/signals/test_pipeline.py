@@ -5,6 +5,7 @@ The same accounting and the same stored numbers as ingesting in-process, on both
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Iterator
@@ -100,6 +101,7 @@ def test_a_failing_reader_is_reported_with_its_traceback_and_leaves_nothing(
         ):
             got.append((prepared.received, meta))
     assert got == [(1, 0)]
+    assert multiprocessing.active_children() == []
     assert not _spools()
 
 
@@ -116,7 +118,9 @@ def test_a_writer_that_stops_early_stops_the_worker(db: Database) -> None:
         source, config=service.ingest_config(Settings()), catalog=catalog, parallel=True
     )
     assert next(batches)[1] == 0
+    assert [p.name for p in multiprocessing.active_children()] == ["juncture-ingest-worker"]
     batches.close()  # as when storing a batch raises
+    assert multiprocessing.active_children() == []  # the worker was stopped and reaped
     assert not _spools()
 
 

@@ -461,16 +461,26 @@ class Ingestor:
         registered since is known here. Rows still unknown afterwards are refused.
         """
         rows = {t: b.unresolved for t, b in batches.items() if b.unresolved is not None}
+        if self.config.auto_register:
+            self._auto_register(
+                services={
+                    row["service"]
+                    for t in ("metric", "deploy")
+                    for row in rows.get(t, [])
+                    if row["service"] not in self.catalog.services
+                },
+                steps={
+                    (row["journey"], row["step"])
+                    for row in rows.get("funnel", [])
+                    if (row["journey"], row["step"]) not in self.catalog.steps
+                },
+            )
         for t in ("metric", "deploy"):
             for row in rows.get(t, []):
-                if row["service_id"] is None:
-                    row["service_id"] = self.catalog.services.get(row["service"])
+                row["service_id"] = self.catalog.services.get(row["service"])
         for row in rows.get("funnel", []):
-            if row["step_id"] is None:
-                row["journey_id"] = self.catalog.journeys.get(row["journey"])
-                row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
-        if self.config.auto_register:
-            self._auto_register(rows)
+            row["journey_id"] = self.catalog.journeys.get(row["journey"])
+            row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
         refused: list[tuple[int, Any, str, str]] = []
         for t, typed in rows.items():
             id_field = _CATALOG_ID[t]
@@ -488,27 +498,17 @@ class Ingestor:
             batches[t] = rebuilt
         return refused
 
-    def _auto_register(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+    def _auto_register(self, *, services: set[str], steps: set[tuple[str, str]]) -> None:
+        """Create these services and journey steps in the catalog (``self.catalog`` follows)."""
         from juncture.access import service as access_service
         from juncture.access.schemas import TeamCreate
         from juncture.catalog import service as catalog_service
-        from juncture.catalog.schemas import JourneyCreate, JourneyUpdate, ServiceCreate, StepIn
+        from juncture.catalog.schemas import ServiceCreate
 
-        needed_services = {
-            row["service"]
-            for t in ("metric", "deploy")
-            for row in rows.get(t, [])
-            if row["service_id"] is None
-        }
-        needed_steps = {
-            (row["journey"], row["step"])
-            for row in rows.get("funnel", [])
-            if row["step_id"] is None
-        }
-        if not needed_services and not needed_steps:
+        if not services and not steps:
             return
         team = access_service.get_team_by_slug(self.session, slug="unassigned")
-        if team is None and needed_services:
+        if team is None and services:
             team = access_service.create_team(
                 self.session,
                 data=TeamCreate(
@@ -518,47 +518,49 @@ class Ingestor:
                     description="Owner of auto-registered services until someone claims them.",
                 ),
             )
-        for slug in sorted(needed_services):
+        for slug in sorted(services):
             assert team is not None
             try:
-                created = catalog_service.create_service(
-                    self.session,
-                    data=ServiceCreate(slug=slug, name=slug, owner_team_id=team.id, tier=3),
-                )
-            except Exception:  # noqa: S112 - an invalid slug stays unknown and is quarantined
+                with self.session.begin_nested():  # a failure undoes only this registration
+                    created = catalog_service.create_service(
+                        self.session,
+                        data=ServiceCreate(slug=slug, name=slug, owner_team_id=team.id, tier=3),
+                    )
+            except Exception:  # noqa: S112 - it stays unknown and its rows are quarantined
                 continue
             self.catalog.services[slug] = created.id
-        for journey_slug, step_slug in sorted(needed_steps):
+        for journey_slug, step_slug in sorted(steps):
             journey = catalog_service.get_journey_by_slug(self.session, slug=journey_slug)
             try:
-                if journey is None:
-                    journey = catalog_service.create_journey(
-                        self.session,
-                        data=JourneyCreate(
-                            slug=journey_slug,
-                            name=journey_slug,
-                            steps=[StepIn(slug=step_slug, name=step_slug)],
-                        ),
-                    )
-                elif not any(s.slug == step_slug for s in journey.steps):
-                    steps = [
-                        StepIn(slug=s.slug, name=s.name, service_ids=s.service_ids)
-                        for s in journey.steps
-                    ]
-                    journey = catalog_service.update_journey(
-                        self.session,
-                        journey_id=journey.id,
-                        data=JourneyUpdate(steps=[*steps, StepIn(slug=step_slug, name=step_slug)]),
-                    )
-            except Exception:  # noqa: S112 - invalid slugs stay unknown and are quarantined
+                with self.session.begin_nested():  # a failure undoes only this registration
+                    self._register_step(journey, journey_slug, step_slug)
+            except Exception:  # noqa: S112 - it stays unknown and its rows are quarantined
                 continue
             self.catalog = load_catalog(self.session)
-        for t in ("metric", "deploy"):
-            for row in rows.get(t, []):
-                row["service_id"] = self.catalog.services.get(row["service"])
-        for row in rows.get("funnel", []):
-            row["journey_id"] = self.catalog.journeys.get(row["journey"])
-            row["step_id"] = self.catalog.steps.get((row["journey"], row["step"]))
+
+    def _register_step(self, journey: Any, journey_slug: str, step_slug: str) -> None:
+        """Create the journey with this step, or add the step to the journey."""
+        from juncture.catalog import service as catalog_service
+        from juncture.catalog.schemas import JourneyCreate, JourneyUpdate, StepIn
+
+        if journey is None:
+            catalog_service.create_journey(
+                self.session,
+                data=JourneyCreate(
+                    slug=journey_slug,
+                    name=journey_slug,
+                    steps=[StepIn(slug=step_slug, name=step_slug)],
+                ),
+            )
+        elif not any(s.slug == step_slug for s in journey.steps):
+            steps = [
+                StepIn(slug=s.slug, name=s.name, service_ids=s.service_ids) for s in journey.steps
+            ]
+            catalog_service.update_journey(
+                self.session,
+                journey_id=journey.id,
+                data=JourneyUpdate(steps=[*steps, StepIn(slug=step_slug, name=step_slug)]),
+            )
 
     # ------------------------------------------------------------ insert
 

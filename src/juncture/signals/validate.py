@@ -265,16 +265,24 @@ Row = dict[str, Any]
 _SLUG = re.compile(SLUG_PATTERN)
 
 
-def _registrable(slug: str, what: str, rules: Rules) -> None:
-    """An unknown service, journey or step: refused, or checked so it can be auto-registered."""
-    if not rules.auto_register:
-        raise Refused("unknown_service", f"no service with slug '{slug}'")
+def _registrable(slug: str, what: str) -> None:
+    """An unknown name that auto-registration will create: it must be able to be a slug."""
     if _SLUG.match(slug) is None:
         raise Refused(
             "bad_name",
             f"unknown {what} '{slug}' cannot be registered: a slug is lowercase letters, "
             "digits and '-' (at most 63)",
         )
+
+
+def _service_id(service: str, rules: Rules, cat: Catalog) -> int | None:
+    """The catalog id of a service; None when it is unknown and will be auto-registered."""
+    service_id = cat.services.get(service)
+    if service_id is None:
+        if not rules.auto_register:
+            raise Refused("unknown_service", f"no service with slug '{service}'")
+        _registrable(service, "service")
+    return service_id
 
 
 _LABEL_TYPES = (str, int, float)  # a tuple: isinstance with a union type is much slower
@@ -309,9 +317,7 @@ def _metric(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
             raise Refused("bad_type", "'labels' must be an object of strings")
         region = labels.get("region")
         region = str(region).lower() if region is not None else None
-    service_id = cat.services.get(service)
-    if service_id is None:
-        _registrable(service, "service", rules)
+    service_id = _service_id(service, rules, cat)
     return {
         "ts_ms": ts,
         "service": service,
@@ -340,8 +346,8 @@ def _funnel(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
             if journey_id is None:
                 raise Refused("unknown_journey", f"no journey with slug '{journey}'")
             raise Refused("unknown_step", f"journey '{journey}' has no step '{step}'")
-        _registrable(journey, "journey", rules)
-        _registrable(step, "step", rules)
+        _registrable(journey, "journey")
+        _registrable(step, "step")
     return {
         "ts_ms": ts,
         "journey": journey,
@@ -428,9 +434,7 @@ def _review(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Reda
 def _deploy(r: Mapping[str, Any], ts: int, rules: Rules, cat: Catalog, red: Redactor) -> Row:
     service = _str(r, "service", required=True)
     assert service is not None
-    service_id = cat.services.get(service)
-    if service_id is None:
-        _registrable(service, "service", rules)
+    service_id = _service_id(service, rules, cat)
     return {
         "ts_ms": ts,
         "service": service,

@@ -100,12 +100,20 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def checkpoint(self) -> None:
-        """On SQLite, copy the write-ahead log into the database and truncate it (after a bulk
-        load, so the next reader does not pay for it); nothing elsewhere."""
-        if self.dialect == "sqlite":
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    def checkpoint(self, mode: str = "TRUNCATE") -> tuple[int, int, int] | None:
+        """On SQLite, copy the write-ahead log into the database: (busy, log pages, copied).
+
+        ``TRUNCATE`` (after a bulk load) waits for readers and empties the log; ``PASSIVE``
+        (the background checkpointer) copies what no reader needs and waits for nobody.
+        None elsewhere.
+        """
+        if self.dialect != "sqlite":
+            return None
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
+        with self.engine.connect() as connection:
+            row = connection.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
+        return int(row[0]), int(row[1]), int(row[2])
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -140,10 +148,8 @@ class WalCheckpointer:
             return None
         if size < self.min_bytes and not force:
             return None
-        with self.db.engine.connect() as connection:
-            row = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
         self.checkpoints += 1
-        return int(row[0]), int(row[1]), int(row[2])
+        return self.db.checkpoint("PASSIVE")
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
