@@ -8,16 +8,17 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import typer
 
-from juncture.analytics.anomaly import score_series
 from juncture.cli.common import database, handle_errors, out, settings
 from juncture.kit.errors import Invalid
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ def read_series(
         If the file cannot be read, a column is missing, or a value or timestamp cannot
         be parsed.
     """
+    # pandas and the detector (scipy) load here, not with the CLI: every other command, and
+    # `juncture import`'s two processes, would carry them in memory for nothing.
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError as exc:
@@ -108,6 +113,10 @@ def score(
     ] = None,
 ) -> None:
     """Score every point of SERIES.csv from past data only; writes to stdout without --out."""
+    import pandas as pd
+
+    from juncture.analytics.anomaly import score_series
+
     raw_ts, ts, values = read_series(series)
     result = score_series(values, ts)
     table = pd.DataFrame(

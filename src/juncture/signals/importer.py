@@ -32,7 +32,7 @@ from juncture.store.uow import Actor, unit_of_work
 # Records per transaction. Idempotency keys are hashes, so a batch touches pages all over the
 # raw tables' key indexes and each commit (and WAL checkpoint) writes them again: fewer, larger
 # batches write far less (1M events: 20,000 -> 50,000 took ~23k to ~31k events/s). Measured
-# with bench/import_memory.py: peak RSS 318 MB (211 MB before the first batch), under 500 MB.
+# with bench/import_memory.py (both processes and the batches in flight): 377 MB at 2 GB.
 BATCH = 50_000
 FORMATS = ("ndjson", "csv", "parquet")
 
