@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,8 +31,10 @@ from juncture.access import service as access_service
 from juncture.access.enums import Role, Scope
 from juncture.access.schemas import UserCreate
 from juncture.config import Settings
+from juncture.signals import service
+from juncture.signals.ingest import COLUMNS, TABLES, Ingestor, Prepared
 from juncture.store import migrate
-from juncture.store.engine import Database
+from juncture.store.engine import DEFERRED_CHECKPOINT_PAGES, Database
 from juncture.store.uow import unit_of_work
 
 PG = os.environ.get(
@@ -60,12 +63,14 @@ def prepare(url: str) -> str:
     return token
 
 
-def run(url: str, batches: int) -> float:
-    token = prepare(url)
-    bodies = []
+def make_bodies(batches: int) -> list[bytes]:
     stream = records(batches * 1000, seed=11, days=200)
-    for _ in range(batches):
-        bodies.append(orjson.dumps([next(stream) for _ in range(1000)]))
+    return [orjson.dumps([next(stream) for _ in range(1000)]) for _ in range(batches)]
+
+
+def run(url: str, bodies: list[bytes]) -> float:
+    batches = len(bodies)
+    token = prepare(url)
     port = free_port()
     env = os.environ | {
         "JUNCTURE_DATABASE_URL": url,
@@ -115,6 +120,53 @@ def run(url: str, batches: int) -> float:
         server.wait(30)
 
 
+def store_alone(url: str, bodies: list[bytes]) -> tuple[float, list[Prepared]]:
+    """juncture's write half alone: the same calls parsed and validated beforehand (not timed),
+    each stored in its own transaction as the server does, final checkpoint included."""
+    settings = Settings(database_url=url, max_future_seconds=400 * 86400)
+    db = Database(settings, defer_checkpoints=True)
+    migrate.upgrade(db)
+    seed_catalog(db)
+    with unit_of_work(db) as session:
+        ingestor = Ingestor(session, service.ingest_config(settings), source="bench")
+        prepared = [ingestor.prepare(orjson.loads(body)) for body in bodies]
+    started = time.perf_counter()
+    for batch in prepared:
+        with unit_of_work(db) as session:
+            service.store(session, prepared=batch, settings=settings, source="bench")
+    db.checkpoint("TRUNCATE")
+    elapsed = time.perf_counter() - started
+    db.dispose()
+    return sum(b.received for b in prepared) / elapsed, prepared
+
+
+def executemany_per_call(path: Path, prepared: list[Prepared]) -> float:
+    """Raw sqlite3 executemany of the rows juncture stores (no validation, no rollups), one
+    transaction per call of 1,000 records, checkpoints deferred as the server's are."""
+    db = Database(Settings(database_url=f"sqlite:///{path}"))
+    migrate.upgrade(db)
+    seed_catalog(db)
+    db.dispose()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(f"PRAGMA wal_autocheckpoint={DEFERRED_CHECKPOINT_PAGES}")
+    statements = {
+        t: f"INSERT INTO {TABLES[t].name} ({', '.join(c)}) VALUES ({', '.join('?' * len(c))})"
+        for t, c in COLUMNS.items()
+    }
+    started = time.perf_counter()
+    for batch in prepared:
+        con.execute("BEGIN IMMEDIATE")
+        for signal_type, rows in batch.types.items():
+            con.executemany(statements[signal_type], rows.rows)
+        con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return sum(b.received for b in prepared) / elapsed
+
+
 def copy_ceiling(url: str, n: int) -> float:
     """Raw psycopg COPY of the same metric-shaped rows into signal_metrics (no validation)."""
     import psycopg
@@ -159,25 +211,40 @@ def main(batches: int) -> None:
     print(
         f"HTTP batch ingest, {batches} batches of 1,000 mixed events, 2 client threads on loopback"
     )
-    sqlite_rate = run(f"sqlite:///{work}/http.db", batches)
+    bodies = make_bodies(batches)
+    sqlite_rate = run(f"sqlite:///{work}/http.db", bodies)
     print(f"  SQLite      : {sqlite_rate:>9,.0f} events/s (target 50,000)")
+    # What the write half alone reaches with calls of this size (no HTTP, no parsing or
+    # validation, no load generator), beside raw executemany of the same rows per call.
+    alone, prepared = store_alone(f"sqlite:///{work}/alone.db", bodies)
+    raw = executemany_per_call(work / "raw.db", prepared)
+    print(
+        f"    juncture's store alone, one transaction per call: {alone:,.0f}/s; raw sqlite3 "
+        f"executemany of the same rows per call: {raw:,.0f}/s"
+    )
     try:
         from sqlalchemy import create_engine, text
 
         engine = create_engine(PG)
         with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+            for schema in (SCHEMA, f"{SCHEMA}_alone"):
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
         engine.dispose()
     except Exception as exc:  # PostgreSQL is optional for this benchmark
         print(f"  PostgreSQL  : skipped ({exc.__class__.__name__})")
         return
     pg_url = f"{PG}?options=-csearch_path%3D{SCHEMA}"
-    pg_rate = run(pg_url, batches)
+    pg_rate = run(pg_url, bodies)
     ceiling = copy_ceiling(pg_url, batches * 1000)
     print(
         f"  PostgreSQL  : {pg_rate:>9,.0f} events/s; raw psycopg COPY of the same rows {ceiling:,.0f}/s "
         f"({pg_rate / ceiling:.0%}; target 50%)"
+    )
+    alone, _ = store_alone(f"{PG}?options=-csearch_path%3D{SCHEMA}_alone", bodies)
+    print(
+        f"    juncture's store alone, one transaction per call: {alone:,.0f}/s "
+        f"({alone / ceiling:.0%} of COPY)"
     )
 
 
