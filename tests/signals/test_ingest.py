@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,19 +11,20 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from juncture.config import Settings
 from juncture.kit import clock
 from juncture.signals import service
 from juncture.signals.ingest import TABLES, apply_event, fresh_ticket
-from juncture.signals.models import Quarantined, Rollup
+from juncture.signals.models import Quarantined, Rollup, Series
 from juncture.signals.redact import Redactor, luhn_ok
 from juncture.store.engine import Database
 from juncture.store.uow import unit_of_work
 from tests.signals.fixtures import BASE, metric, mixed, seed_catalog, ticket, ts
 
 NOW = clock.FixedClock(BASE + timedelta(days=1))
+_SERIES_TABLE = re.compile(r"\b(INTO|FROM|JOIN)\s+signal_series\b", re.IGNORECASE)
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +111,40 @@ def test_valid_records_of_every_type_are_accepted(db: Database) -> None:
         ("deploy", "funnel", "metric", "review", "survey", "ticket"), 20
     )
     assert raw_count(db) == 120
+
+
+def test_series_ids_are_reused_across_calls_only_where_no_rollback_can_undo_them(
+    db: Database,
+) -> None:
+    # On PostgreSQL a new series commits on its own connection, so later calls reuse its id
+    # without asking again; on SQLite it is created inside the call's transaction (which may
+    # roll back), so each call looks its series up again.
+    seed_catalog(db)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert ingest(db, [metric(1, 10), metric(1, 20, region="us")])["accepted"] == 2
+        first = [s for s in statements if _SERIES_TABLE.search(s)]
+        statements.clear()
+        assert ingest(db, [metric(5, 30), metric(5, 40, region="us")])["accepted"] == 2
+        second = [s for s in statements if _SERIES_TABLE.search(s)]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert first, "the first call creates its series"
+    if db.dialect == "postgresql":
+        assert second == []
+    else:
+        assert second
+    with unit_of_work(db, write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Series)) == 2
+        # Both calls' points are in the same two series' rollups.
+        assert session.scalar(
+            select(func.sum(Rollup.count)).where(Rollup.grain == "h")
+        ) == 4
 
 
 def test_redelivery_is_a_duplicate_by_id_or_by_content(db: Database) -> None:
