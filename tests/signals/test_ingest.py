@@ -142,9 +142,7 @@ def test_series_ids_are_reused_across_calls_only_where_no_rollback_can_undo_them
     with unit_of_work(db, write=False) as session:
         assert session.scalar(select(func.count()).select_from(Series)) == 2
         # Both calls' points are in the same two series' rollups.
-        assert session.scalar(
-            select(func.sum(Rollup.count)).where(Rollup.grain == "h")
-        ) == 4
+        assert session.scalar(select(func.sum(Rollup.count)).where(Rollup.grain == "h")) == 4
 
 
 def test_redelivery_is_a_duplicate_by_id_or_by_content(db: Database) -> None:
