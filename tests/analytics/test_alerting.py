@@ -457,17 +457,18 @@ def test_customer_impact_is_causal(
     ops = rng.normal(0, 1, n)
     ops[ops_at : ops_at + length] += 6
 
-    def run(m: int) -> list[al.ImpactFinding]:
+    def run(m: int, params: al.ImpactParams) -> list[al.ImpactFinding]:
         c = al.SideSeries("c", ts[:m], cust[:m], 0.0, 1.0, "up")
         o = al.SideSeries("o", ts[:m], ops[:m], 0.0, 1.0, "up")
-        return al.customer_impact(c, [o])
+        return al.customer_impact(c, [o], params=params)
 
-    full, prefix = run(n), run(cut)
-    last = _at(cut - 1)
-    closed = [f for f in full if f.closed_at is not None and f.closed_at <= last]
-    assert [f for f in prefix if not f.ongoing] == closed
-    opened_full = [f.opened_at for f in full if f.opened_at <= last]
-    assert [f.opened_at for f in prefix] == opened_full
+    for params in (al.ImpactParams(), al.ImpactParams(quiet_end=20)):
+        full, prefix = run(n, params), run(cut, params)
+        last = _at(cut - 1)
+        closed = [f for f in full if f.closed_at is not None and f.closed_at <= last]
+        assert [f for f in prefix if not f.ongoing] == closed
+        opened_full = [f.opened_at for f in full if f.opened_at <= last]
+        assert [f.opened_at for f in prefix] == opened_full
 
 
 # --- causality of the per-point rules ------------------------------------------------------
@@ -628,3 +629,34 @@ def test_gaps_in_the_customer_side_do_not_keep_a_finding_open() -> None:
     # with no gaps it closes ten minutes after the bad stretch, as before
     (g,) = al.customer_impact(customer, ops)
     assert g.closed_at is not None and g.closed_at < f.closed_at
+
+
+def test_quiet_end_closes_a_finding_that_noise_keeps_open() -> None:
+    """A noisy quiet step whose points hover between the clear and the bad line never shows
+    ten normal points in a row: without quiet_end the finding stays open to the end of the
+    data; with it, the finding ends once the customer side has not deviated (2 of 3) for
+    that long, and a later incident opens a finding of its own."""
+    customer, ops = _sides(length=20)
+    drop = np.asarray(customer.values).copy()
+    # After the incident (304-323): every third point a little above the clear line (1.0
+    # scales) but below the bad one (1.5): no normal run of ten, no deviation either.
+    idx = np.arange(drop.size)
+    hover = (idx >= 324) & (idx % 3 == 0)
+    drop[hover] = 0.30 + 0.012
+    drop[(idx >= 324) & ~hover] = 0.30
+    # a second incident, ops and customers, two hours later
+    lat = np.asarray(ops[0].values).copy()
+    lat[450:470] += 150.0
+    drop[454:474] += 0.1
+    noisy = replace(customer, values=drop)
+    ops2 = [replace(ops[0], values=lat), ops[1]]
+    params = al.ImpactParams(k_customer=1.5, n_customer=2, m_customer=3, clear_k=1.0)
+    (f,) = al.customer_impact(noisy, ops2, params=params)
+    assert f.ongoing  # the first finding swallows the second incident
+    first, second = al.customer_impact(noisy, ops2, params=replace(params, quiet_end=60))
+    assert not first.ongoing and first.closed_at is not None
+    assert first.end == _at(323)
+    # closed once 60 minutes passed without a 2-of-3 deviation after the last one at 323
+    # (the deviation's window reaches two points further)
+    assert _at(323 + 60) <= first.closed_at <= _at(323 + 63)
+    assert _at(454) <= second.opened_at <= _at(456)

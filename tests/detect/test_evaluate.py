@@ -13,7 +13,7 @@ import pytest
 
 from juncture.detect import evaluate, service
 from juncture.detect.models import Alert
-from juncture.detect.schemas import ThresholdParams
+from juncture.detect.schemas import CustomerImpactParams, RuleTarget, ThresholdParams
 from juncture.kit import clock
 from juncture.store.engine import Database
 from juncture.store.uow import unit_of_work
@@ -330,9 +330,13 @@ def test_customer_impact_finding_goes_stale_when_customers_stop_arriving(db: Dat
     assert alert.state == "firing"
     # still firing while the last abnormal customer minute is recent
     assert evaluate_at(db, T0 + timedelta(minutes=50))["firing"] == 1
-    # sessions stop at T0+20, so the 10-minute windows are abnormal until about T0+29 and
-    # missing after; more than an hour after that the finding is stale: not firing
-    assert evaluate_at(db, T0 + timedelta(minutes=100))["firing"] == 0
+    # sessions stop at T0+20, so the drop-off windows (the rule's default and the slow one,
+    # three times as long) are abnormal until about T0+20+slow-1, missing after; more than an
+    # hour after that the finding is stale (and ended: QUIET_END_MINUTES): not firing
+    slow = max(evaluate.customer_windows(CustomerImpactParams(min_customers=10)))
+    last_abnormal = 20 + slow - 1
+    assert evaluate_at(db, T0 + timedelta(minutes=last_abnormal + 51))["firing"] == 1
+    assert evaluate_at(db, T0 + timedelta(minutes=last_abnormal + 66))["firing"] == 0
 
 
 # ---------------------------------------------------------------- reporting interval
@@ -487,3 +491,109 @@ def test_pool_errors_is_errors_over_requests() -> None:
     mean, none = evaluate._pool_errors(rates, None, 2)
     assert none is None
     assert mean == pytest.approx([0.0, 0.25, 0.25, 0.5])
+
+
+# ---------------------------------------------------------------- windows and regions
+
+
+def _two_region_world(db: Database) -> int:
+    """Checkout latency jumps in us at T0 and us customers drop off from T0 + 3 min; eu is
+    quiet."""
+    team = company(db)
+    start = T0 - HISTORY
+    minutes = int((HISTORY + timedelta(minutes=40)) / timedelta(minutes=1))
+    base = noisy(200.0, 8.0)
+
+    def us(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for row in rows:
+            r = dict(row)
+            if "labels" in r:
+                r["labels"] = {**r["labels"], "region": "us"}
+            else:
+                r["region"] = "us"
+                r["session_id"] = "u" + r["session_id"]
+            out.append(r)
+        return out
+
+    def drop(at: datetime) -> float:
+        return 0.6 if at >= T0 + timedelta(minutes=3) else 0.2
+
+    records = (
+        latency(start, minutes, base, "checkout")
+        + us(
+            latency(
+                start, minutes, lambda i, at: base(i, at) + (700.0 if at >= T0 else 0.0), "checkout"
+            )
+        )
+        + funnel(start, minutes, lambda _at: 0.2)
+        + us(funnel(start, minutes, drop, seed=8))
+    )
+    ingest(db, records, at=start + HISTORY + timedelta(hours=1))
+    return _checkout_impact_rule(db, team)
+
+
+def test_funnel_sides_per_region_all_regions_and_the_slow_window(db: Database) -> None:
+    """Without a region filter a funnel step is read per region and over all regions
+    together, each over window_minutes and three times that; the all-regions series is
+    joined to every region's operational series."""
+    _two_region_world(db)
+    params = CustomerImpactParams(min_customers=10, window_minutes=10)
+    assert evaluate.customer_windows(params) == (10, 30)
+    target = RuleTarget(signal_type="funnel", metric="reached", subject="purchase/checkout")
+    end = T0 + timedelta(minutes=20)
+    grid = evaluate.Grid(int((end - timedelta(hours=6)).timestamp() * 1000), 6 * 60)
+    long_grid = evaluate.Grid(grid.start_ms - 25 * 60 * 60_000, grid.n + 25 * 60)
+    with unit_of_work(db) as session:
+        sides = evaluate._customer_sides(session, grid, long_grid, target, SETTINGS, params)
+    names = [c.side.name for c in sides]
+    assert names == [
+        "funnel purchase/checkout drop-off eu",
+        "funnel purchase/checkout drop-off eu over 30 min",
+        "funnel purchase/checkout drop-off us",
+        "funnel purchase/checkout drop-off us over 30 min",
+        "funnel purchase/checkout drop-off all regions",
+        "funnel purchase/checkout drop-off all regions over 30 min",
+    ]
+    assert [c.ops_regions for c in sides] == [("eu",)] * 2 + [("us",)] * 2 + [("eu", "us")] * 2
+    assert [c.region for c in sides] == ["eu", "eu", "us", "us", None, None]
+
+
+def test_a_regional_fault_fires_once_and_counts_its_customers_once(db: Database) -> None:
+    """us customers drop off after us latency jumps: the per-region, all-regions and slow
+    series of the step may all be ongoing, but the effect counts each customer once (a
+    region's largest window; the regions' sum or the all-regions series, not both)."""
+    _two_region_world(db)
+    for minute in range(4, 20):
+        evaluate_at(db, T0 + timedelta(minutes=minute))
+    (alert,) = _alerts(db)
+    ev = alert.evidence
+    assert "us" in ev["regions"] and "eu" not in ev["regions"]
+    assert all(o["region"] == "us" for o in ev["ops"])
+    effect = ev["effect"]
+    # About 0.4 extra drop-off × 30 us sessions a minute for some 15 minutes: ~180, not
+    # twice or four times that
+    assert 60 <= effect["customers"] <= 300
+    if "by_region" in effect:
+        assert set(effect["by_region"]) == {"us"}
+        assert effect["customers"] >= effect["by_region"]["us"]
+
+
+def test_step_excess_takes_a_regions_largest_window_and_no_double_count() -> None:
+    def finding(excess: float) -> Any:
+        return type("F", (), {"excess": excess})()
+
+    def cust(region: str | None) -> Any:
+        return type("C", (), {"region": region})()
+
+    firing = [
+        (finding(40.0), cust("eu")),
+        (finding(55.0), cust("eu")),  # eu's slow window
+        (finding(20.0), cust("us")),
+        (finding(70.0), cust(None)),  # all regions
+    ]
+    total, by_region = evaluate._step_excess(firing)
+    assert by_region == {"eu": 55.0, "us": 20.0}
+    assert total == 75.0
+    total, _ = evaluate._step_excess([(finding(70.0), cust(None)), (finding(10.0), cust("us"))])
+    assert total == 70.0

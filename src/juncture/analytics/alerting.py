@@ -981,6 +981,11 @@ class ImpactParams:
         How far back onsets are searched.
     context : int, default 60
         Normal history included before the onset for the lagged correlation.
+    quiet_end : int, optional
+        A finding also ends once its customer side has not deviated (``n_customer`` of
+        ``m_customer``) for this many minutes, even without ``clear_points`` normal points
+        in a row (a noisy step with few sessions may not show those for hours). None: only
+        the normal run ends a finding.
     """
 
     k_customer: float = 2.5
@@ -996,6 +1001,7 @@ class ImpactParams:
     reopen_ratio: float = 2.0
     onset_lookback: int = 60
     context: int = 60
+    quiet_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -1192,9 +1198,10 @@ def customer_impact(
        customer's window or up to ``lead`` minutes before it.
 
     The finding stays open while the customer side is abnormal and ends after
-    ``clear_points`` consecutive normal points (within ``clear_k`` scales): short dips do
-    not split an incident into many alerts. After it ends, no new finding opens on the same
-    customer series for ``cooldown`` minutes unless the deviation is at least
+    ``clear_points`` consecutive normal points (within ``clear_k`` scales), or, with
+    ``quiet_end``, once the customer side has not deviated for that many minutes: short
+    dips do not split an incident into many alerts. After it ends, no new finding opens on
+    the same customer series for ``cooldown`` minutes unless the deviation is at least
     ``reopen_ratio`` times the previous peak.
 
     Every decision uses only buckets up to the current one, so running the rule on a longer
@@ -1255,6 +1262,13 @@ def customer_impact(
     # could only close on an unbroken run of known points stayed open for days).
     known = np.flatnonzero(np.isfinite(zc))
     clear_done = known[_run_length(c_normal[known]) >= p.clear_points]
+    if p.quiet_end is not None:
+        # A finding also ends once its customer side has not deviated (N of M) for
+        # quiet_end minutes, whatever the points in between: a step with a handful of
+        # sessions rarely shows ten normal points in a row, and a finding kept open for
+        # hours by it swallowed every later incident of the journey.
+        quiet = np.flatnonzero(_run_length(~c_dev) >= max(math.ceil(p.quiet_end / step), 1))
+        clear_done = np.union1d(clear_done, quiet)
     recent_peak = _trailing_max(zc, p.m_customer)
     candidates = np.flatnonzero(impact)
 
@@ -1276,7 +1290,7 @@ def customer_impact(
             suppressed_until = close
             i += 1
             continue
-        end = close if ongoing else close - p.clear_points
+        end = close
         # The finding ends at its last bad point that belongs to an N-of-M stretch (a lone
         # noise point while it clears, or a point between the clear and the bad line,
         # neither ends it nor extends it).

@@ -59,6 +59,15 @@ OPS_BASELINE_MIN_READINGS = 18
 #: longer fires, though the rule still calls it ongoing (a step with too few sessions at
 #: night has only missing points, which never clear it).
 STALE_IMPACT = timedelta(minutes=60)
+#: A funnel step's drop-off is read over ``window_minutes`` and over this many times that
+#: (5 and 15 minutes with the defaults): the slower series holds enough sessions to see a
+#: fault that costs a few percent of a quiet step, which the short window's handful of
+#: sessions cannot (bench/customer_impact.py, docs/benchmarks.md, issue 7).
+SLOW_WINDOW_FACTOR = 3
+#: A customer-impact finding also ends once its customer side has not deviated for this long
+#: (``analytics.alerting.ImpactParams.quiet_end``), so a finding on a quiet, noisy step does
+#: not stay open for hours and take in every later incident of the step.
+QUIET_END_MINUTES = 60
 #: Metric series whose value is a mean per reading (the others count events).
 COUNT_TYPES = frozenset({"funnel", "ticket", "review", "deploy"})
 
@@ -374,6 +383,15 @@ class _Customer:
     journeys: list[str]
     order_step: bool
     region: str | None = None  # the region of a per-region funnel series
+    # The regions whose operational series are joined to it: every region for the
+    # all-regions series of a step (a fault spread over regions adds up there), none when
+    # the customer series is not per region.
+    ops_regions: tuple[str, ...] = ()
+
+
+def customer_windows(params: CustomerImpactParams) -> tuple[int, ...]:
+    """The drop-off windows of a funnel target: ``window_minutes`` and the slow one."""
+    return (params.window_minutes, SLOW_WINDOW_FACTOR * params.window_minutes)
 
 
 def _funnel_sides(
@@ -383,10 +401,12 @@ def _funnel_sides(
     settings: Settings,
     params: CustomerImpactParams,
 ) -> list[_Customer]:
-    """Drop-off at a funnel step over trailing windows (per region without a region filter).
+    """Drop-off at a funnel step over trailing windows: per region and over all regions
+    together without a region filter, each over ``window_minutes`` and the slow window
+    (:func:`customer_windows`).
 
-    ``grid`` must reach ``baseline_hours`` before the evaluated window: the expectation is
-    the drop-off over the previous ``baseline_hours`` (see
+    ``grid`` must reach ``baseline_hours`` and the slow window before the evaluated window:
+    the expectation is the drop-off over the previous ``baseline_hours`` (see
     :func:`~juncture.analytics.alerting.window_dropoff`)."""
     assert target.subject is not None
     extra = target.customer or {}
@@ -425,6 +445,10 @@ def _funnel_sides(
         named = sorted({ref.region for ref in found if ref.region})
         regions = list(named) if named else [None]
     per_region = not target.filters.get("region") and regions != [None]
+    named_regions = tuple(str(r) for r in regions if r is not None)
+    if per_region and len(regions) > 1:
+        # All regions together as well: a fault spread thin over regions adds up there.
+        regions = [*regions, None]
     empty = Sums(np.zeros(grid.n), np.zeros(grid.n))
     out = []
     for region in regions:
@@ -442,41 +466,47 @@ def _funnel_sides(
         )
         before = both.get(subjects[0], empty).count
         reached = both.get(target.subject, empty).count
-        drop, expected, scale = alerting.window_dropoff(
-            before,
-            reached,
-            window=params.window_minutes,
-            baseline_minutes=params.baseline_hours * 60,
-            min_sessions=params.min_sessions,
-        )
-        # Sessions at the previous step per minute over the window: the excess of the
-        # overlapping windows then adds up to extra drop-offs, each counted once.
-        c = np.concatenate([[0.0], np.cumsum(before)])
-        hi = np.arange(1, grid.n + 1)
-        volume = c[hi] - c[np.maximum(hi - params.window_minutes, 0)]
-        name = f"funnel {target.subject} drop-off" + (f" {region}" if per_region else "")
-        side = alerting.SideSeries(
-            name=name,
-            timestamps=grid.minutes(),
-            values=drop,
-            expected=expected,
-            scale=scale,
-            direction="up",
-            volume=volume / params.window_minutes,
-            unit="customers",
-            region=region,
-            journey=journey_slug,
-        )
-        out.append(
-            _Customer(
-                side,
-                services,
-                watched,
-                [journey_slug],
-                target.subject == settings.order_step,
-                region,
+        for window in customer_windows(params):
+            drop, expected, scale = alerting.window_dropoff(
+                before,
+                reached,
+                window=window,
+                baseline_minutes=params.baseline_hours * 60,
+                min_sessions=params.min_sessions,
             )
-        )
+            # Sessions at the previous step per minute over the window: the excess of the
+            # overlapping windows then adds up to extra drop-offs, each counted once.
+            c = np.concatenate([[0.0], np.cumsum(before)])
+            hi = np.arange(1, grid.n + 1)
+            volume = c[hi] - c[np.maximum(hi - window, 0)]
+            name = f"funnel {target.subject} drop-off"
+            if per_region:
+                name += f" {region}" if region is not None else " all regions"
+            if window != params.window_minutes:
+                name += f" over {window} min"
+            side = alerting.SideSeries(
+                name=name,
+                timestamps=grid.minutes(),
+                values=drop,
+                expected=expected,
+                scale=scale,
+                direction="up",
+                volume=volume / window,
+                unit="customers",
+                region=region,
+                journey=journey_slug,
+            )
+            out.append(
+                _Customer(
+                    side,
+                    services,
+                    watched,
+                    [journey_slug],
+                    target.subject == settings.order_step,
+                    region,
+                    (region,) if region is not None else (named_regions if per_region else ()),
+                )
+            )
     return out
 
 
@@ -727,13 +757,35 @@ def _impact_evidence(
     }
 
 
+def _step_excess(
+    firing: Sequence[tuple[alerting.ImpactFinding, _Customer]],
+) -> tuple[float, dict[str, float]]:
+    """The excess of a step's ongoing findings together, and per region.
+
+    A region's windows (short and slow) see the same customers: the region counts its
+    largest. The regions add up; the all-regions series sees them all again, so the total
+    is the larger of the regions' sum and its excess."""
+    by_region: dict[str, float] = {}
+    whole = 0.0
+    for f, c in firing:
+        if c.region is not None:
+            by_region[c.region] = max(by_region.get(c.region, -math.inf), f.excess)
+        else:
+            whole = max(whole, f.excess)
+    total = max(sum(by_region.values()), whole) if by_region else whole
+    return total, by_region
+
+
 def _impact_big_enough(
-    findings: Sequence[alerting.ImpactFinding], customer: _Customer, params: CustomerImpactParams
+    firing: Sequence[tuple[alerting.ImpactFinding, _Customer]], params: CustomerImpactParams
 ) -> bool:
-    """Whether the ongoing findings of one step (one per region) are big enough together:
-    their excess adds up, and the best lagged correlation of any of them counts."""
+    """Whether the ongoing findings of one step (per region, all regions, each window) are
+    big enough together (:func:`_step_excess`), and the best lagged correlation of any of
+    them counts."""
+    findings = [f for f, _c in firing]
+    customer = firing[0][1]
     unit = findings[0].unit
-    excess = sum(f.excess for f in findings)
+    excess, _by_region = _step_excess(firing)
     checks: list[bool] = []
     if unit == "customers" and params.min_customers is not None:
         checks.append(excess >= params.min_customers)
@@ -757,7 +809,7 @@ def _impact_verdict(
     params = CustomerImpactParams.model_validate(rule.params)
     if target.kpi is not None:
         raise ValueError("a customer-impact rule watches a metric, funnel or ticket series")
-    history = timedelta(hours=params.baseline_hours, minutes=params.window_minutes)
+    history = timedelta(hours=params.baseline_hours, minutes=max(customer_windows(params)))
     long_grid = Grid(
         grid.start_ms - int(history / MINUTE) * MINUTE_MS, grid.n + int(history / MINUTE)
     )
@@ -772,21 +824,28 @@ def _impact_verdict(
         m_ops=params.ops_points,
         clear_k=min(1.0, params.k_customer),
         lead=params.max_lag_minutes,
+        quiet_end=QUIET_END_MINUTES,
     )
     customers = _customer_sides(session, grid, long_grid, target, settings, params)
     ops_cache: dict[tuple[tuple[str, ...], str | None], list[_OpsSide]] = {}
     firing: list[tuple[alerting.ImpactFinding, _Customer]] = []
     for customer in customers:
-        key = (tuple(customer.watched), customer.region or target.filters.get("region"))
-        if key not in ops_cache:
-            ops_cache[key] = _ops_sides(
-                session,
-                ops_grid,
-                customer.watched,
-                key[1],
-                error_window_minutes=params.error_window_minutes,
-            )
-        ops = ops_cache[key]
+        # A per-region series is joined to its region's operational series, the all-regions
+        # one to those of every region (a fault in one region moves that region's latency,
+        # not an average over regions).
+        where = customer.ops_regions or (customer.region or target.filters.get("region"),)
+        ops: list[_OpsSide] = []
+        for region in where:
+            key = (tuple(customer.watched), region)
+            if key not in ops_cache:
+                ops_cache[key] = _ops_sides(
+                    session,
+                    ops_grid,
+                    customer.watched,
+                    region,
+                    error_window_minutes=params.error_window_minutes,
+                )
+            ops.extend(ops_cache[key])
         # ops_points counts readings: minutes of the held series at the native grain.
         points = _ops_points(params.ops_points, ops)
         findings = alerting.customer_impact(
@@ -798,7 +857,7 @@ def _impact_verdict(
         now_minute = grid.at(grid.n - 1)
         if last is not None and last.ongoing and now_minute - last.end <= STALE_IMPACT:
             firing.append((last, customer))
-    if firing and not _impact_big_enough([f for f, _c in firing], firing[0][1], params):
+    if firing and not _impact_big_enough(firing, params):
         firing = []
     services = sorted({s for c in customers for s in c.services})
     journeys = sorted({j for c in customers for j in c.journeys})
@@ -816,16 +875,17 @@ def _impact_verdict(
     values = np.asarray(customer.side.values, dtype=np.float64)
     evidence = _impact_evidence(last, customer, values)
     evidence["region"] = customer.region
-    evidence["regions"] = sorted({c.region for _f, c in firing if c.region})
+    evidence["regions"] = sorted(
+        {c.region for _f, c in firing if c.region} | {r for f, _c in firing for r in f.regions}
+    )
     if len(firing) > 1:
-        # The effect of the step: the excess of every region's ongoing finding together.
-        total = sum(f.excess for f, _c in firing)
+        # The effect of the step: every region's ongoing finding together.
+        total, by_region = _step_excess(firing)
         for field_name in ("excess", "customers", "orders", "tickets"):
             if field_name in evidence["effect"]:
                 evidence["effect"][field_name] = _round(total)
-        evidence["effect"]["by_region"] = {
-            str(c.region): _round(f.excess) for f, c in firing if c.region
-        }
+        if by_region:
+            evidence["effect"]["by_region"] = {r: _round(x) for r, x in by_region.items()}
         last = replace(last, excess=total)
     lag = evidence["lag_minutes"]
     summary = (

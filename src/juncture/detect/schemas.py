@@ -106,23 +106,23 @@ class CustomerImpactParams(_Params):
     min_correlation: float = Field(default=0.5, ge=-1, le=1)
     max_lag_minutes: int = Field(default=60, ge=0, le=24 * 60)
     min_score: float = Field(default=0.5, gt=0, le=1)
-    # How the rule reads its sides (defaults: tuned on the simulated company with metrics
-    # every 10 minutes, bench/customer_impact.py; docs/alerts.md gives the set measured
-    # with metrics every minute). A point is abnormal beyond k scales from its baseline; the
-    # customer side deviates when customer_points of its last customer_of_points minutes are
-    # abnormal; an operational series must be abnormal in ops_points readings in a row (at
-    # its own reporting interval).
+    # How the rule reads its sides (defaults: chosen on the simulated company, seeds 1-3,
+    # with metrics every minute, and checked on fresh seeds with metrics every minute and
+    # every 10 minutes: bench/customer_impact.py, docs/benchmarks.md). A point is abnormal
+    # beyond k scales from its baseline; the customer side deviates when customer_points of
+    # its last customer_of_points minutes are abnormal; an operational series must be
+    # abnormal in ops_points readings in a row (at its own reporting interval).
     k_customer: float = Field(default=1.5, gt=0, le=20)
-    customer_points: int = Field(default=3, ge=1, le=60)
-    customer_of_points: int = Field(default=5, ge=1, le=60)
-    k_ops: float = Field(default=8.0, gt=0, le=50)
+    customer_points: int = Field(default=2, ge=1, le=60)
+    customer_of_points: int = Field(default=3, ge=1, le=60)
+    k_ops: float = Field(default=10.0, gt=0, le=50)
     ops_points: int = Field(default=1, ge=1, le=10)
     # An error rate reported more often is pooled over this many minutes (errors over
     # requests); no effect on a series reported every 10 minutes.
     error_window_minutes: int = Field(default=5, ge=1, le=60)
-    # Funnel drop-off: over the trailing window_minutes, against the previous
-    # baseline_hours, counting only windows of at least min_sessions sessions.
-    window_minutes: int = Field(default=10, ge=1, le=120)
+    # Funnel drop-off: over the trailing window_minutes (and three times that), against the
+    # previous baseline_hours, counting only windows of at least min_sessions sessions.
+    window_minutes: int = Field(default=5, ge=1, le=120)
     baseline_hours: int = Field(default=24, ge=1, le=7 * 24)
     min_sessions: int = Field(default=3, ge=1, le=10_000)
 
