@@ -1290,13 +1290,12 @@ def customer_impact(
             suppressed_until = close
             i += 1
             continue
-        end = close
         # The finding ends at its last bad point that belongs to an N-of-M stretch (a lone
         # noise point while it clears, or a point between the clear and the bad line,
         # neither ends it nor extends it).
         # (Looking ahead at most to the close, so a closed finding never changes.)
         ahead = _trailing_any(c_dev[t : close + 1][::-1], p.m_customer)[::-1]
-        bad_in = np.flatnonzero((c_bad[t : close + 1] & ahead)[: end + 1 - t])
+        bad_in = np.flatnonzero(c_bad[t : close + 1] & ahead)
         end = t + int(bad_in[-1]) if bad_in.size else t
         findings.append(
             _finding(customer, placed, grid, p, zc, cv, ce, cvol, t, end, close, ongoing, last_end)

@@ -382,11 +382,11 @@ class _Customer:
     watched: list[str]  # the services whose operational series are joined to it
     journeys: list[str]
     order_step: bool
-    region: str | None = None  # the region of a per-region funnel series
-    # The regions whose operational series are joined to it: every region for the
-    # all-regions series of a step (a fault spread over regions adds up there), none when
-    # the customer series is not per region.
-    ops_regions: tuple[str, ...] = ()
+    region: str | None  # the region of the customer series (None: all of them)
+    # The regions whose operational series are joined to it (None: unfiltered): its own
+    # region, or every region for the all-regions series of a step read per region (a
+    # fault in one region moves that region's latency, not an average over regions).
+    ops_regions: tuple[str | None, ...]
 
 
 def customer_windows(params: CustomerImpactParams) -> tuple[int, ...]:
@@ -451,6 +451,7 @@ def _funnel_sides(
         regions = [*regions, None]
     empty = Sums(np.zeros(grid.n), np.zeros(grid.n))
     out = []
+    hi = np.arange(1, grid.n + 1)
     for region in regions:
         filters = dict(target.filters)
         if region is not None:
@@ -466,6 +467,10 @@ def _funnel_sides(
         )
         before = both.get(subjects[0], empty).count
         reached = both.get(target.subject, empty).count
+        # Sessions at the previous step per minute over a window: the excess of the
+        # overlapping windows then adds up to extra drop-offs, each counted once.
+        c = np.concatenate([[0.0], np.cumsum(before)])
+        ops_regions = named_regions if per_region and region is None else (region,)
         for window in customer_windows(params):
             drop, expected, scale = alerting.window_dropoff(
                 before,
@@ -474,10 +479,6 @@ def _funnel_sides(
                 baseline_minutes=params.baseline_hours * 60,
                 min_sessions=params.min_sessions,
             )
-            # Sessions at the previous step per minute over the window: the excess of the
-            # overlapping windows then adds up to extra drop-offs, each counted once.
-            c = np.concatenate([[0.0], np.cumsum(before)])
-            hi = np.arange(1, grid.n + 1)
             volume = c[hi] - c[np.maximum(hi - window, 0)]
             name = f"funnel {target.subject} drop-off"
             if per_region:
@@ -504,7 +505,7 @@ def _funnel_sides(
                     [journey_slug],
                     target.subject == settings.order_step,
                     region,
-                    (region,) if region is not None else (named_regions if per_region else ()),
+                    ops_regions,
                 )
             )
     return out
@@ -550,7 +551,7 @@ def _customer_sides(
         region=region,
     )
     journeys = [str(j) for j in extra.get("journeys", [])]
-    return [_Customer(side, services, services, journeys, False, region)]
+    return [_Customer(side, services, services, journeys, False, region, (region,))]
 
 
 def native_step(positions: npt.NDArray[np.int64]) -> int:
@@ -833,9 +834,8 @@ def _impact_verdict(
         # A per-region series is joined to its region's operational series, the all-regions
         # one to those of every region (a fault in one region moves that region's latency,
         # not an average over regions).
-        where = customer.ops_regions or (customer.region or target.filters.get("region"),)
         ops: list[_OpsSide] = []
-        for region in where:
+        for region in customer.ops_regions:
             key = (tuple(customer.watched), region)
             if key not in ops_cache:
                 ops_cache[key] = _ops_sides(
